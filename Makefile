@@ -1,0 +1,91 @@
+# lwip-wasm build. `make demo` and `make test` set everything up on a fresh
+# Debian machine (as root): apt packages, npm packages, the lwIP sources, the
+# WASM module, the TypeScript build. See README.md.
+
+SHELL := /bin/bash
+LWIP := lwip/upstream/src
+BUILD := build
+WASM := $(BUILD)/lwip.wasm
+
+LWIP_CORE := $(wildcard $(LWIP)/core/*.c $(LWIP)/core/ipv4/*.c $(LWIP)/core/ipv6/*.c)
+GLUE := $(wildcard wasm/*.c)
+INCLUDES := -Ilwip -I$(LWIP)/include -Iwasm
+EMFLAGS := -O3 -flto -sSTANDALONE_WASM --no-entry -sERROR_ON_UNDEFINED_SYMBOLS=0 \
+	-sALLOW_MEMORY_GROWTH=1 -sINITIAL_MEMORY=2MB -sMAXIMUM_MEMORY=2GB -sTOTAL_STACK=256KB \
+	-sMALLOC=dlmalloc -sFILESYSTEM=0 -sSUPPORT_ERRNO=0
+GLUE_WARN := -Wall -Wextra -Werror -Wno-unused-parameter
+
+APT_PACKAGES := emscripten patch xz-utils dpkg-dev
+
+.PHONY: all deps apt npm lwip wasm build test demo bench fmt clean check-fmt
+
+all: build
+
+# ---- set-up ----
+apt:
+	@missing=""; for p in $(APT_PACKAGES) $(EXTRA_APT); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "need root to install:$$missing" >&2; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+node_modules/.stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+npm: node_modules/.stamp
+
+deps: apt npm
+
+# ---- lwIP sources ----
+$(LWIP)/core/tcp.c lwip/upstream/.lwip-wasm-stamp: lwip/fetch.sh lwip/deb-src.sh $(wildcard lwip/patches/*.patch)
+	bash lwip/fetch.sh
+
+lwip: lwip/upstream/.lwip-wasm-stamp
+
+# ---- WASM module ----
+LWIP_OBJS = $(patsubst $(LWIP)/%.c,$(BUILD)/obj/lwip/%.o,$(LWIP_CORE))
+GLUE_OBJS = $(patsubst wasm/%.c,$(BUILD)/obj/glue/%.o,$(GLUE))
+HEADERS := $(wildcard wasm/*.h) lwip/lwipopts.h $(wildcard lwip/arch/*.h)
+
+$(BUILD)/obj/lwip/%.o: $(LWIP)/%.c $(HEADERS) lwip/upstream/.lwip-wasm-stamp
+	@mkdir -p $(dir $@)
+	@emcc -O3 -flto $(INCLUDES) -w -c $< -o $@
+
+$(BUILD)/obj/glue/%.o: wasm/%.c $(HEADERS) lwip/upstream/.lwip-wasm-stamp
+	@mkdir -p $(dir $@)
+	emcc -O3 -flto $(INCLUDES) $(GLUE_WARN) -c $< -o $@
+
+$(WASM): $(LWIP_OBJS) $(GLUE_OBJS)
+	emcc $(EMFLAGS) $^ -o $@
+	@echo "built $@ ($$(stat -c %s $@) bytes)"
+
+# The object list depends on the fetched tree, so build it in a second make.
+wasm: apt lwip
+	@$(MAKE) --no-print-directory -j$$(nproc) $(WASM)
+
+build: deps wasm
+	npm run --silent build
+
+# ---- the two commands of the README ----
+test: build
+	$(MAKE) --no-print-directory check-fmt
+	npm run --silent typecheck
+	node --import tsx test/run.ts
+
+demo: build
+	node dist/cli/main.js demo
+
+bench: build
+	node --expose-gc --import tsx bench/run.ts
+
+fmt: npm
+	npx prettier --write 'src/**/*.ts' 'test/**/*.ts' 'bench/**/*.ts'
+
+check-fmt: npm
+	npx prettier --check 'src/**/*.ts' 'test/**/*.ts' 'bench/**/*.ts' >/dev/null || \
+	  { echo "unformatted TypeScript: run 'make fmt'" >&2; exit 1; }
+
+clean:
+	rm -rf $(BUILD) dist

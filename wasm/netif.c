@@ -1,0 +1,155 @@
+/*
+ * wasm/netif.c: packet interfaces. Each lwIP netif carries whole IP packets:
+ * input copies a packet from JavaScript into a pbuf and hands it to
+ * ip_input; output flattens the pbuf chain and hands it to js_output.
+ */
+#include <string.h>
+
+#include "glue.h"
+#include "lwip/ip.h"
+#include "lwip/netif.h"
+#include "lwip/pbuf.h"
+
+#define MAX_NETIFS 16
+
+struct lw_netif {
+  struct netif netif;
+  int used;
+};
+
+static struct lw_netif netifs[MAX_NETIFS];
+static uint8_t flat[65536];
+static uint32_t in_packets, in_dropped, out_packets;
+
+static void send_out(struct netif *netif, struct pbuf *p) {
+  int32_t id = (int32_t)(intptr_t)netif->state;
+  out_packets++;
+  if (p->len == p->tot_len) {
+    js_output(id, p->payload, p->tot_len);
+    return;
+  }
+  u16_t n = pbuf_copy_partial(p, flat, p->tot_len, 0);
+  js_output(id, flat, n);
+}
+
+static err_t output4(struct netif *netif, struct pbuf *p, const ip4_addr_t *dest) {
+  (void)dest;
+  send_out(netif, p);
+  return ERR_OK;
+}
+
+static err_t output6(struct netif *netif, struct pbuf *p, const ip6_addr_t *dest) {
+  (void)dest;
+  send_out(netif, p);
+  return ERR_OK;
+}
+
+static err_t init_netif(struct netif *netif) {
+  netif->name[0] = 'w';
+  netif->name[1] = 'a';
+  netif->output = output4;
+  netif->output_ip6 = output6;
+  netif->flags = NETIF_FLAG_UP | NETIF_FLAG_LINK_UP;
+  return ERR_OK;
+}
+
+static struct lw_netif *get(int32_t id) {
+  if (id < 0 || id >= MAX_NETIFS || !netifs[id].used) return NULL;
+  return &netifs[id];
+}
+
+LW_EXPORT int32_t lw_netif_add(uint32_t ip4, int32_t prefix4, const uint8_t *ip6,
+                               int32_t prefix6, int32_t mtu) {
+  if (mtu < 576 || mtu > 65535) return LW_ERR_BADARG;
+  if (prefix4 < 0 || prefix4 > 32 || prefix6 < 0 || prefix6 > 128) return LW_ERR_BADARG;
+  int32_t id = 0;
+  while (id < MAX_NETIFS && netifs[id].used) id++;
+  if (id == MAX_NETIFS) return LW_ERR_LIMIT;
+  struct lw_netif *n = &netifs[id];
+  memset(n, 0, sizeof *n);
+  ip4_addr_t addr, mask, gw;
+  addr.addr = ip4;
+  mask.addr = prefix4 ? lwip_htonl(0xFFFFFFFFu << (32 - prefix4)) : 0;
+  gw.addr = 0;
+  lw_enter();
+  if (!netif_add(&n->netif, &addr, &mask, &gw, (void *)(intptr_t)id, init_netif, ip_input)) {
+    lw_leave();
+    return LW_ERR_BADARG;
+  }
+  n->used = 1;
+  n->netif.mtu = (u16_t)mtu;
+  n->netif.mtu6 = (u16_t)mtu;
+  if (ip6) {
+    ip6_addr_t a6;
+    memcpy(&a6.addr, ip6, 16);
+    ip6_addr_clear_zone(&a6);
+    netif_ip6_addr_set(&n->netif, 0, &a6);
+    netif_ip6_addr_set_state(&n->netif, 0, IP6_ADDR_PREFERRED);
+  }
+  netif_set_up(&n->netif);
+  netif_set_link_up(&n->netif);
+  if (!netif_default) netif_set_default(&n->netif);
+  lw_leave();
+  return id;
+}
+
+LW_EXPORT int32_t lw_netif_remove(int32_t id) {
+  struct lw_netif *n = get(id);
+  if (!n) return LW_ERR_BADARG;
+  lw_enter();
+  netif_remove(&n->netif);
+  n->used = 0;
+  lw_leave();
+  return 0;
+}
+
+static void input_one(struct lw_netif *n, const uint8_t *ptr, int32_t len) {
+  in_packets++;
+  if (len < 1 || len > 65535) {
+    in_dropped++;
+    return;
+  }
+  struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM);
+  if (!p) {
+    in_dropped++;
+    return;
+  }
+  memcpy(p->payload, ptr, (size_t)len);
+  if (n->netif.input(p, &n->netif) != ERR_OK) pbuf_free(p);
+}
+
+LW_EXPORT int32_t lw_netif_input(int32_t id, const uint8_t *ptr, int32_t len) {
+  struct lw_netif *n = get(id);
+  if (!n) return LW_ERR_BADARG;
+  if (!ptr || len < 0) return LW_ERR_BADARG;
+  lw_enter();
+  input_one(n, ptr, len);
+  lw_leave();
+  return 0;
+}
+
+LW_EXPORT int32_t lw_netif_input_batch(int32_t id, const uint8_t *ptr, int32_t size,
+                                       int32_t count) {
+  struct lw_netif *n = get(id);
+  if (!n) return LW_ERR_BADARG;
+  if (!ptr || size < 0 || count < 0) return LW_ERR_BADARG;
+  int32_t off = 0, taken = 0;
+  lw_enter();
+  while (taken < count && size - off >= 4) {
+    uint32_t len;
+    memcpy(&len, ptr + off, 4);
+    off += 4;
+    if (len > (uint32_t)(size - off)) break;
+    input_one(n, ptr + off, (int32_t)len);
+    off += (int32_t)len;
+    taken++;
+  }
+  lw_leave();
+  return taken;
+}
+
+void lw_netif_count_stats(uint32_t *out) {
+  out[LW_STAT_IN_PACKETS] = in_packets;
+  out[LW_STAT_IN_DROPPED] = in_dropped;
+  out[LW_STAT_OUT_PACKETS] = out_packets;
+}

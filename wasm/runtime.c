@@ -1,0 +1,141 @@
+/*
+ * wasm/runtime.c: lwIP's platform inside the WASM instance. Time comes from
+ * JavaScript (js_now), randomness from a seeded generator, memory from the C
+ * heap through an accounting allocator that enforces the stack's memory
+ * limit. Every export that runs lwIP code brackets it with lw_enter() /
+ * lw_leave(); lw_leave() finishes deferred work so that each export's events
+ * are complete when it returns.
+ */
+#include <malloc.h>
+#include <string.h>
+
+#include "glue.h"
+#include "lwip/init.h"
+#include "lwip/sys.h"
+#include "lwip/timeouts.h"
+
+static uint64_t rng_state;
+static uint32_t mem_limit;
+static uint32_t mem_used;
+static uint32_t mem_peak;
+static uint32_t mem_refused;
+static int depth;
+static int timers_running;
+static int initialised;
+
+/* ---- time ---- */
+
+u32_t sys_now(void) { return js_now(); }
+
+/* ---- randomness: splitmix64, seeded by lw_init ---- */
+
+u32_t lw_rand_u32(void) {
+  uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return (u32_t)((z ^ (z >> 31)) >> 32);
+}
+
+/* ---- memory: a size header in front of every lwIP block ---- */
+
+#define HDR 8u
+
+void *lw_mem_malloc(size_t size) {
+  if (size > 0x7FFFFFF0u) return NULL;
+  uint32_t total = (uint32_t)size + HDR;
+  if (mem_limit && mem_used + total > mem_limit) {
+    mem_refused++;
+    return NULL;
+  }
+  uint8_t *p = malloc(total);
+  if (!p) {
+    mem_refused++;
+    return NULL;
+  }
+  memcpy(p, &total, sizeof total);
+  mem_used += total;
+  if (mem_used > mem_peak) mem_peak = mem_used;
+  return p + HDR;
+}
+
+void *lw_mem_calloc(size_t count, size_t size) {
+  if (size && count > 0x7FFFFFF0u / size) return NULL;
+  void *p = lw_mem_malloc(count * size);
+  if (p) memset(p, 0, count * size);
+  return p;
+}
+
+void lw_mem_free(void *ptr) {
+  if (!ptr) return;
+  uint8_t *p = (uint8_t *)ptr - HDR;
+  uint32_t total;
+  memcpy(&total, p, sizeof total);
+  mem_used -= total;
+  free(p);
+}
+
+/* ---- failure ---- */
+
+void lw_platform_assert(const char *message, const char *file, int line) {
+  js_fatal(message, file, line);
+  __builtin_trap();
+}
+
+/* ---- export bracketing ---- */
+
+void lw_enter(void) { depth++; }
+
+void lw_leave(void) {
+  if (--depth == 0) lw_tcp_finish_pending();
+}
+
+int lw_in_timers(void) { return timers_running; }
+
+/* ---- exports ---- */
+
+LW_EXPORT int32_t lw_init(uint32_t seed_lo, uint32_t seed_hi, uint32_t limit) {
+  if (initialised) return LW_ERR_STATE;
+  initialised = 1;
+  rng_state = ((uint64_t)seed_hi << 32) | seed_lo;
+  mem_limit = limit;
+  lw_enter();
+  lwip_init();
+  lw_tcp_init();
+  lw_leave();
+  return 0;
+}
+
+static int32_t sleeptime(void) {
+  u32_t t = sys_timeouts_sleeptime();
+  return t == SYS_TIMEOUTS_SLEEPTIME_INFINITE ? -1 : (int32_t)(t > 0x7FFFFFFF ? 0x7FFFFFFF : t);
+}
+
+LW_EXPORT int32_t lw_timers_run(void) {
+  lw_enter();
+  timers_running = 1;
+  sys_check_timeouts();
+  timers_running = 0;
+  lw_leave();
+  return sleeptime();
+}
+
+LW_EXPORT int32_t lw_timers_next(void) { return sleeptime(); }
+
+LW_EXPORT void *lw_buf_alloc(uint32_t size) { return malloc(size ? size : 1); }
+
+LW_EXPORT void lw_buf_free(void *ptr) { free(ptr); }
+
+LW_EXPORT int32_t lw_stats(uint32_t *out) {
+  if (!out) return LW_ERR_BADARG;
+  memset(out, 0, LW_STATS_WORDS * sizeof *out);
+  out[LW_STAT_HEAP_BYTES] = mem_used;
+  out[LW_STAT_HEAP_PEAK] = mem_peak;
+  out[LW_STAT_HEAP_REFUSED] = mem_refused;
+  out[LW_STAT_HANDLES] = lw_handle_count(LW_KIND_LISTENER) + lw_handle_count(LW_KIND_CONNECTION);
+  out[LW_STAT_CONNECTIONS] = lw_handle_count(LW_KIND_CONNECTION);
+  struct mallinfo mi = mallinfo();
+  out[LW_STAT_SYS_HEAP] = (uint32_t)mi.uordblks;
+  lw_tcp_stats(out);
+  lw_netif_count_stats(out);
+  return 0;
+}

@@ -1,0 +1,682 @@
+/*
+ * wasm/tcp.c: the TCP connection model on lwIP's raw API (seed 001).
+ *
+ * Every pcb we hand to JavaScript is named by a handle (handles.c). lwIP
+ * calls us back from inside tcp_input and the timers; we translate each
+ * callback into an event for JavaScript (js_event / js_recv) and never let
+ * JavaScript touch a pcb. The rules this file keeps:
+ *
+ * - accept != established: an accepted pcb is put on hold with
+ *   tcp_backlog_delayed() and gets no data delivered until lw_tcp_mark_active.
+ * - Receive credit ("A-route"): delivered data is copied out and credited with
+ *   tcp_recved() at once. While delivery is off, the recv callback answers
+ *   ERR_MEM, so lwIP keeps the data as refused data and drops further
+ *   segments; turning delivery back on redelivers at once.
+ * - Alive guard: tcp_err and the ext-arg destroy callback both mean "the pcb
+ *   is gone". From then on the entry's pcb is NULL and no lwIP call is made.
+ *   lwIP frees some pcbs (tcp_abandon) before calling tcp_err, so a
+ *   destroy without an error is only turned into a termination at lw_leave().
+ * - Exactly one LW_EV_TERMINATED per connection handle; the handle is stale
+ *   right after it.
+ */
+#include <string.h>
+
+#include "glue.h"
+#include "lwip/priv/tcp_priv.h"
+#include "lwip/tcp.h"
+
+static u8_t ext_id;
+static uint32_t max_connections;
+static uint32_t cfg_wnd = 1024 * 1024;
+static uint32_t cfg_sndbuf = 1024 * 1024;
+static uint32_t conn_pcbs;      /* pcbs we count against max_connections */
+static uint32_t refused_limit;  /* connections refused by the limit */
+static uint8_t flat[65536];     /* flattens pbuf chains for js_recv */
+
+/* Handles whose pcb lwIP freed without an error callback (yet). */
+static int32_t *pending;
+static uint32_t npending, cap_pending;
+/* Handles whose close/shutdown we watch for the end of the exchange. */
+static int32_t *watched;
+static uint32_t nwatched, cap_watched;
+
+/* The ext-arg data of a pcb: 0 = not ours, -1 = counted but no handle yet
+ * (SYN_RCVD), otherwise the handle. */
+#define NO_HANDLE ((void *)(intptr_t)-1)
+
+static int push(int32_t **list, uint32_t *n, uint32_t *cap, int32_t h) {
+  if (*n == *cap) {
+    uint32_t grown = *cap ? *cap * 2 : 64;
+    int32_t *l = realloc(*list, grown * sizeof *l);
+    if (!l) return 0;
+    *list = l;
+    *cap = grown;
+  }
+  (*list)[(*n)++] = h;
+  return 1;
+}
+
+static void on_destroy(u8_t id, void *data);
+static err_t on_passive_open(u8_t id, struct tcp_pcb_listen *lpcb, struct tcp_pcb *cpcb);
+static const struct tcp_ext_arg_callbacks ext_callbacks = {on_destroy, on_passive_open};
+
+/* ---- window sizing hooks (lwipopts.h, patch 0001) ---- */
+
+static struct lw_entry *entry_of_pcb(const struct tcp_pcb *pcb) {
+  void *data = pcb->ext_args[ext_id].data;
+  if (data == NULL || data == NO_HANDLE) return NULL;
+  return lw_handle_get((int32_t)(intptr_t)data);
+}
+
+unsigned int lw_tcp_wnd_max(const struct tcp_pcb *pcb) {
+  const struct lw_entry *e = entry_of_pcb(pcb);
+  uint32_t w = e ? e->wnd : cfg_wnd;
+  return (pcb->flags & TF_WND_SCALE) ? w : (w > 0xFFFF ? 0xFFFF : w);
+}
+
+unsigned int lw_tcp_wnd_update_threshold(const struct tcp_pcb *pcb) {
+  uint32_t quarter = lw_tcp_wnd_max(pcb) / 4;
+  uint32_t four_mss = 4u * pcb->mss;
+  uint32_t t = quarter < four_mss ? quarter : four_mss;
+  return t ? t : 1;
+}
+
+u32_t lw_tcp_isn_hook(const ip_addr_t *local_ip, u16_t local_port, const ip_addr_t *remote_ip,
+                      u16_t remote_port) {
+  (void)local_ip;
+  (void)local_port;
+  (void)remote_ip;
+  (void)remote_port;
+  return lw_rand_u32();
+}
+
+/* ---- termination ---- */
+
+static void detach(struct lw_entry *e) {
+  struct tcp_pcb *pcb = e->pcb;
+  if (!pcb) return;
+  tcp_arg(pcb, NULL);
+  if (pcb->state != LISTEN) {
+    tcp_recv(pcb, NULL);
+    tcp_sent(pcb, NULL);
+    tcp_err(pcb, NULL);
+    tcp_poll(pcb, NULL, 0);
+    if (pcb->ext_args[ext_id].data != NULL) {
+      tcp_ext_arg_set(pcb, ext_id, NULL);
+      conn_pcbs--;
+    }
+  }
+  e->pcb = NULL;
+}
+
+static void terminate(struct lw_entry *e, enum lw_reason reason, enum lw_cause cause) {
+  int32_t h = lw_handle_of(e);
+  detach(e);
+  lw_handle_release(h);
+  js_event(LW_EV_TERMINATED, h, reason, cause);
+}
+
+static void on_err(void *arg, err_t err) {
+  struct lw_entry *e = lw_handle_get((int32_t)(intptr_t)arg);
+  if (!e) return;
+  e->pcb = NULL; /* lwIP has freed it (or is about to): never touch it again */
+  if (err == ERR_RST) {
+    terminate(e, LW_REASON_RESET,
+              (e->flags & LW_F_CONNECTING) ? LW_CAUSE_REFUSED : LW_CAUSE_RESET);
+  } else if (err == ERR_CLSD) {
+    terminate(e, LW_REASON_CLOSE, LW_CAUSE_CLOSED);
+  } else {
+    terminate(e, LW_REASON_DESTROYED, lw_in_timers() ? LW_CAUSE_TIMEOUT : LW_CAUSE_ABORTED);
+  }
+}
+
+static void on_destroy(u8_t id, void *data) {
+  (void)id;
+  if (data == NULL) return;
+  conn_pcbs--;
+  if (data == NO_HANDLE) return;
+  int32_t h = (int32_t)(intptr_t)data;
+  struct lw_entry *e = lw_handle_get(h);
+  if (!e || !e->pcb) return;
+  e->pcb = NULL;
+  e->flags |= LW_F_GONE;
+  e->cause = lw_in_timers() ? LW_CAUSE_TIMEOUT : LW_CAUSE_ABORTED;
+  if (!push(&pending, &npending, &cap_pending, h)) {
+    /* No memory to defer: end it now rather than leave it dangling. */
+    terminate(e, (e->flags & LW_F_CLOSING) ? LW_REASON_CLOSE : LW_REASON_DESTROYED, e->cause);
+  }
+}
+
+void lw_tcp_finish_pending(void) {
+  for (uint32_t i = 0; i < npending; i++) {
+    struct lw_entry *e = lw_handle_get(pending[i]);
+    if (!e || !(e->flags & LW_F_GONE)) continue;
+    if (e->flags & LW_F_CLOSING) {
+      terminate(e, LW_REASON_CLOSE, LW_CAUSE_CLOSED);
+    } else {
+      terminate(e, LW_REASON_DESTROYED, e->cause);
+    }
+  }
+  npending = 0;
+  uint32_t keep = 0;
+  for (uint32_t i = 0; i < nwatched; i++) {
+    struct lw_entry *e = lw_handle_get(watched[i]);
+    if (!e || !e->pcb) continue;
+    enum tcp_state s = e->pcb->state;
+    if ((s == TIME_WAIT || s == CLOSED) && e->pcb->refused_data == NULL) {
+      terminate(e, LW_REASON_CLOSE, LW_CAUSE_CLOSED);
+      continue;
+    }
+    watched[keep++] = watched[i];
+  }
+  nwatched = keep;
+}
+
+static void watch_end(struct lw_entry *e) {
+  if (e->flags & LW_F_WATCH_END) return;
+  e->flags |= LW_F_WATCH_END;
+  push(&watched, &nwatched, &cap_watched, lw_handle_of(e));
+}
+
+/* ---- receive path ---- */
+
+static int deliverable(const struct lw_entry *e) {
+  return (e->flags & (LW_F_ACTIVE | LW_F_RECV_ENABLED)) == (LW_F_ACTIVE | LW_F_RECV_ENABLED) &&
+         !(e->flags & LW_F_CLOSING);
+}
+
+static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err) {
+  (void)err;
+  int32_t h = (int32_t)(intptr_t)arg;
+  struct lw_entry *e = lw_handle_get(h);
+  if (!e || e->pcb != pcb) {
+    /* Not ours any more: swallow, so lwIP does not hold it forever. */
+    if (p) {
+      tcp_recved(pcb, p->tot_len);
+      pbuf_free(p);
+    }
+    return ERR_OK;
+  }
+  if (!p) {
+    if (deliverable(e)) {
+      js_event(LW_EV_FIN, h, 0, 0);
+    } else {
+      e->flags |= LW_F_FIN_PENDING;
+    }
+    return ERR_OK;
+  }
+  if (!deliverable(e)) return ERR_MEM; /* lwIP keeps it as refused data */
+  u16_t tot = p->tot_len;
+  if (p->len == tot) {
+    js_recv(h, p->payload, tot);
+  } else {
+    js_recv(h, flat, pbuf_copy_partial(p, flat, tot, 0));
+  }
+  tcp_recved(pcb, tot);
+  pbuf_free(p);
+  return ERR_OK;
+}
+
+/* Redelivers refused data and a held FIN once delivery is allowed again. */
+static void resume(struct lw_entry *e) {
+  struct tcp_pcb *pcb = e->pcb;
+  int32_t h = lw_handle_of(e);
+  int had_refused = pcb->refused_data != NULL;
+  if (had_refused) {
+    if (tcp_process_refused_data(pcb) == ERR_ABRT) return;
+    if (lw_handle_get(h) != e || e->pcb != pcb) return;
+  }
+  if ((e->flags & LW_F_FIN_PENDING) && pcb->refused_data == NULL) {
+    e->flags &= ~LW_F_FIN_PENDING;
+    js_event(LW_EV_FIN, h, 0, 0);
+  }
+  if (had_refused && pcb->refused_data == NULL) {
+    /* While data was refused lwIP dropped later segments unacknowledged.
+     * Tell the sender at once: a window update, then duplicate ACKs so it
+     * retransmits now instead of after its retransmission timeout. */
+    tcp_ack_now(pcb);
+    tcp_output(pcb);
+    for (int i = 0; i < 3; i++) tcp_send_empty_ack(pcb);
+  }
+}
+
+/* ---- send path ---- */
+
+static int writable_now(const struct lw_entry *e) {
+  uint32_t threshold = e->sndbuf / 4;
+  if (threshold > 16384) threshold = 16384;
+  if (threshold == 0) threshold = 1;
+  return tcp_sndbuf(e->pcb) >= threshold && tcp_sndqueuelen(e->pcb) < TCP_SND_QUEUELEN / 2;
+}
+
+static err_t on_poll(void *arg, struct tcp_pcb *pcb);
+
+static void check_writable(struct lw_entry *e) {
+  if ((e->flags & LW_F_WRITABLE) || !(e->flags & LW_F_ACTIVE) || (e->flags & LW_F_WRITE_SHUT))
+    return;
+  if (writable_now(e)) {
+    e->flags |= LW_F_WRITABLE;
+    if (!(e->flags & LW_F_CLOSE_PENDING)) tcp_poll(e->pcb, NULL, 0);
+    js_event(LW_EV_WRITABLE, lw_handle_of(e), 0, 0);
+  }
+}
+
+static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len) {
+  (void)len;
+  struct lw_entry *e = lw_handle_get((int32_t)(intptr_t)arg);
+  if (e && e->pcb == pcb) check_writable(e);
+  return ERR_OK;
+}
+
+static err_t on_poll(void *arg, struct tcp_pcb *pcb) {
+  struct lw_entry *e = lw_handle_get((int32_t)(intptr_t)arg);
+  if (!e || e->pcb != pcb) return ERR_OK;
+  if (e->flags & LW_F_CLOSE_PENDING) {
+    if (tcp_close(pcb) == ERR_OK) {
+      e->flags = (e->flags & ~LW_F_CLOSE_PENDING) | LW_F_CLOSING;
+      tcp_poll(pcb, NULL, 0);
+      watch_end(e);
+    }
+    return ERR_OK;
+  }
+  check_writable(e);
+  return ERR_OK;
+}
+
+/* ---- setting up a connection ---- */
+
+static void attach(struct tcp_pcb *pcb, int32_t h) {
+  tcp_arg(pcb, (void *)(intptr_t)h);
+  tcp_recv(pcb, on_recv);
+  tcp_sent(pcb, on_sent);
+  tcp_err(pcb, on_err);
+  tcp_ext_arg_set(pcb, ext_id, (void *)(intptr_t)h);
+}
+
+static err_t on_passive_open(u8_t id, struct tcp_pcb_listen *lpcb, struct tcp_pcb *cpcb) {
+  (void)id;
+  (void)lpcb;
+  if (max_connections && conn_pcbs >= max_connections) {
+    refused_limit++;
+    /* Refuse like a closed port: RST answering the SYN. */
+    tcp_rst(cpcb, 0, cpcb->rcv_nxt, &cpcb->local_ip, &cpcb->remote_ip, cpcb->local_port,
+            cpcb->remote_port);
+    return ERR_MEM;
+  }
+  tcp_ext_arg_set_callbacks(cpcb, ext_id, &ext_callbacks);
+  tcp_ext_arg_set(cpcb, ext_id, NO_HANDLE);
+  conn_pcbs++;
+  uint32_t max = lw_tcp_wnd_max(cpcb);
+  if (cpcb->rcv_wnd > max) cpcb->rcv_wnd = cpcb->rcv_ann_wnd = max;
+  cpcb->snd_buf = cfg_sndbuf;
+  return ERR_OK;
+}
+
+static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err) {
+  if (err != ERR_OK || !pcb) return ERR_VAL;
+  int32_t lh = (int32_t)(intptr_t)arg;
+  int32_t h = lw_handle_new(LW_KIND_CONNECTION, pcb);
+  if (h < 0 || !lw_handle_get(lh)) {
+    if (h >= 0) lw_handle_release(h);
+    tcp_abort(pcb);
+    return ERR_ABRT;
+  }
+  struct lw_entry *e = lw_handle_get(h);
+  e->flags = LW_F_RECV_ENABLED | LW_F_WRITABLE;
+  e->family = IP_IS_V6_VAL(pcb->remote_ip) ? 6 : 4;
+  e->wnd = cfg_wnd;
+  e->sndbuf = cfg_sndbuf;
+  attach(pcb, h);
+  tcp_backlog_delayed(pcb);
+  js_event(LW_EV_ACCEPT, lh, h, 0);
+  return ERR_OK;
+}
+
+static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err) {
+  (void)err;
+  int32_t h = (int32_t)(intptr_t)arg;
+  struct lw_entry *e = lw_handle_get(h);
+  if (!e || e->pcb != pcb) return ERR_OK;
+  e->flags = (e->flags & ~LW_F_CONNECTING) | LW_F_ACTIVE | LW_F_WRITABLE;
+  js_event(LW_EV_ACTIVE, h, 0, 0);
+  return ERR_OK;
+}
+
+static int read_addr(int32_t family, const uint8_t *bytes, ip_addr_t *out) {
+  if (family == 4) {
+    if (!bytes) {
+      ip_addr_set_any(0, out);
+      return 1;
+    }
+    IP_SET_TYPE_VAL(*out, IPADDR_TYPE_V4);
+    memcpy(&ip_2_ip4(out)->addr, bytes, 4);
+    return 1;
+  }
+  if (family == 6) {
+    if (!bytes) {
+      ip_addr_set_any(1, out);
+      return 1;
+    }
+    IP_SET_TYPE_VAL(*out, IPADDR_TYPE_V6);
+    memcpy(ip_2_ip6(out)->addr, bytes, 16);
+    ip6_addr_clear_zone(ip_2_ip6(out));
+    return 1;
+  }
+  if (family == 0 && !bytes) {
+    ip_addr_copy(*out, *IP_ANY_TYPE);
+    return 1;
+  }
+  return 0;
+}
+
+/* ---- exports ---- */
+
+void lw_tcp_init(void) { ext_id = tcp_ext_arg_alloc_id(); }
+
+LW_EXPORT void lw_set_max_connections(uint32_t max) { max_connections = max; }
+
+LW_EXPORT void lw_set_tcp_buffers(uint32_t wnd, uint32_t sndbuf) {
+  if (wnd < 1024) wnd = 1024;
+  if (wnd > TCP_WND) wnd = TCP_WND;
+  if (sndbuf < 2048) sndbuf = 2048;
+  if (sndbuf > TCP_SND_BUF) sndbuf = TCP_SND_BUF;
+  cfg_wnd = wnd;
+  cfg_sndbuf = sndbuf;
+}
+
+LW_EXPORT int32_t lw_tcp_listen(int32_t family, const uint8_t *addr, int32_t port,
+                                int32_t backlog) {
+  ip_addr_t ip;
+  if (port < 0 || port > 65535 || !read_addr(family, addr, &ip)) return LW_ERR_BADARG;
+  if (backlog < 1) backlog = 1;
+  if (backlog > 255) backlog = 255;
+  lw_enter();
+  int32_t result;
+  struct tcp_pcb *pcb = tcp_new_ip_type(family == 0 ? IPADDR_TYPE_ANY : IP_GET_TYPE(&ip));
+  if (!pcb) {
+    result = ERR_MEM;
+    goto out;
+  }
+  err_t err = tcp_bind(pcb, &ip, (u16_t)port);
+  if (err != ERR_OK) {
+    tcp_close(pcb);
+    result = err;
+    goto out;
+  }
+  tcp_ext_arg_set_callbacks(pcb, ext_id, &ext_callbacks);
+  struct tcp_pcb *lpcb = tcp_listen_with_backlog_and_err(pcb, (u8_t)backlog, &err);
+  if (!lpcb) {
+    tcp_close(pcb);
+    result = err;
+    goto out;
+  }
+  result = lw_handle_new(LW_KIND_LISTENER, lpcb);
+  if (result < 0) {
+    tcp_close(lpcb);
+    goto out;
+  }
+  lw_handle_get(result)->family = (uint8_t)family;
+  tcp_arg(lpcb, (void *)(intptr_t)result);
+  tcp_accept(lpcb, on_accept);
+out:
+  lw_leave();
+  return result;
+}
+
+LW_EXPORT int32_t lw_tcp_listener_close(int32_t handle) {
+  struct lw_entry *e = lw_handle_get(handle);
+  if (!e || e->kind != LW_KIND_LISTENER) return LW_ERR_STALE;
+  lw_enter();
+  struct tcp_pcb *pcb = e->pcb;
+  detach(e);
+  lw_handle_release(handle);
+  tcp_close(pcb);
+  lw_leave();
+  return 0;
+}
+
+LW_EXPORT int32_t lw_tcp_connect(int32_t family, const uint8_t *addr, int32_t port,
+                                 const uint8_t *local_addr, int32_t local_port) {
+  ip_addr_t ip, local;
+  if (!addr || port < 1 || port > 65535 || local_port < 0 || local_port > 65535)
+    return LW_ERR_BADARG;
+  if (!read_addr(family, addr, &ip) || !read_addr(family, local_addr, &local))
+    return LW_ERR_BADARG;
+  int32_t h = lw_handle_new(LW_KIND_CONNECTION, NULL);
+  if (h < 0) return h;
+  struct lw_entry *e = lw_handle_get(h);
+  e->flags = LW_F_RECV_ENABLED | LW_F_CONNECTING;
+  e->family = (uint8_t)family;
+  e->wnd = cfg_wnd;
+  e->sndbuf = cfg_sndbuf;
+  lw_enter();
+  if (max_connections && conn_pcbs >= max_connections) {
+    refused_limit++;
+    terminate(e, LW_REASON_DESTROYED, LW_CAUSE_LIMIT);
+    goto out;
+  }
+  struct tcp_pcb *pcb = tcp_new_ip_type(IP_GET_TYPE(&ip));
+  if (!pcb) {
+    terminate(e, LW_REASON_DESTROYED, LW_CAUSE_NOMEM);
+    goto out;
+  }
+  e->pcb = pcb;
+  tcp_ext_arg_set_callbacks(pcb, ext_id, &ext_callbacks);
+  attach(pcb, h);
+  conn_pcbs++;
+  pcb->rcv_wnd = pcb->rcv_ann_wnd = lw_tcp_wnd_max(pcb);
+  pcb->snd_buf = e->sndbuf;
+  err_t err = ERR_OK;
+  if (local_addr || local_port) err = tcp_bind(pcb, &local, (u16_t)local_port);
+  if (err == ERR_OK) err = tcp_connect(pcb, &ip, (u16_t)port, on_connected);
+  if (err != ERR_OK) {
+    detach(e);
+    tcp_abort(pcb);
+    enum lw_cause cause = err == ERR_USE ? LW_CAUSE_ADDRINUSE
+                          : err == ERR_RTE ? LW_CAUSE_NOROUTE
+                          : err == ERR_MEM ? LW_CAUSE_NOMEM
+                                           : LW_CAUSE_ABORTED;
+    terminate(e, LW_REASON_DESTROYED, cause);
+  }
+out:
+  lw_leave();
+  return h;
+}
+
+static struct lw_entry *conn(int32_t handle) {
+  struct lw_entry *e = lw_handle_get(handle);
+  if (!e || e->kind != LW_KIND_CONNECTION || !e->pcb) return NULL;
+  return e;
+}
+
+LW_EXPORT int32_t lw_tcp_mark_active(int32_t handle) {
+  struct lw_entry *e = conn(handle);
+  if (!e) return LW_ERR_STALE;
+  if (e->flags & (LW_F_ACTIVE | LW_F_CONNECTING)) return LW_ERR_STATE;
+  lw_enter();
+  e->flags |= LW_F_ACTIVE;
+  tcp_backlog_accepted(e->pcb);
+  js_event(LW_EV_ACTIVE, handle, 0, 0);
+  if (e->flags & LW_F_RECV_ENABLED) resume(e);
+  lw_leave();
+  return 0;
+}
+
+LW_EXPORT int32_t lw_tcp_set_recv_enabled(int32_t handle, int32_t enabled) {
+  struct lw_entry *e = conn(handle);
+  if (!e) return LW_ERR_STALE;
+  if (!enabled) {
+    e->flags &= ~LW_F_RECV_ENABLED;
+    return 0;
+  }
+  if (e->flags & LW_F_RECV_ENABLED) return 0;
+  e->flags |= LW_F_RECV_ENABLED;
+  if (e->flags & LW_F_ACTIVE) {
+    lw_enter();
+    resume(e);
+    lw_leave();
+  }
+  return 0;
+}
+
+LW_EXPORT int32_t lw_tcp_write(int32_t handle, const uint8_t *ptr, int32_t len) {
+  struct lw_entry *e = conn(handle);
+  if (!e) return LW_ERR_STALE;
+  if (len < 0 || (!ptr && len)) return LW_ERR_BADARG;
+  if (e->flags & (LW_F_WRITE_SHUT | LW_F_CLOSING | LW_F_CLOSE_PENDING)) return LW_ERR_STATE;
+  struct tcp_pcb *pcb = e->pcb;
+  if (!(e->flags & LW_F_ACTIVE) || (pcb->state != ESTABLISHED && pcb->state != CLOSE_WAIT)) {
+    e->flags &= ~LW_F_WRITABLE;
+    return 0;
+  }
+  lw_enter();
+  int32_t done = 0;
+  err_t err = ERR_OK;
+  while (done < len) {
+    uint32_t room = tcp_sndbuf(pcb);
+    uint32_t n = (uint32_t)(len - done);
+    if (n > room) n = room;
+    if (n > 0xFFFF) n = 0xFFFF;
+    if (n == 0) break;
+    u8_t flags = TCP_WRITE_FLAG_COPY | ((uint32_t)done + n < (uint32_t)len ? TCP_WRITE_FLAG_MORE : 0);
+    err = tcp_write(pcb, ptr + done, (u16_t)n, flags);
+    if (err != ERR_OK) break;
+    done += (int32_t)n;
+  }
+  if (done < len) {
+    e->flags &= ~LW_F_WRITABLE;
+    tcp_poll(pcb, on_poll, 1);
+  }
+  if (done > 0) tcp_output(pcb);
+  lw_leave();
+  if (err != ERR_OK && err != ERR_MEM && done == 0) return err;
+  return done;
+}
+
+LW_EXPORT int32_t lw_tcp_shutdown_write(int32_t handle) {
+  struct lw_entry *e = conn(handle);
+  if (!e) return LW_ERR_STALE;
+  if (e->flags & (LW_F_WRITE_SHUT | LW_F_CLOSING | LW_F_CLOSE_PENDING)) return 0;
+  if (!(e->flags & LW_F_ACTIVE)) return LW_ERR_STATE;
+  lw_enter();
+  err_t err = tcp_shutdown(e->pcb, 0, 1);
+  if (err == ERR_OK) {
+    e->flags = (e->flags | LW_F_WRITE_SHUT) & ~LW_F_WRITABLE;
+    watch_end(e);
+  }
+  lw_leave();
+  return err;
+}
+
+LW_EXPORT int32_t lw_tcp_close(int32_t handle) {
+  struct lw_entry *e = conn(handle);
+  if (!e) return LW_ERR_STALE;
+  if (e->flags & (LW_F_CLOSING | LW_F_CLOSE_PENDING)) return 0;
+  lw_enter();
+  if (!(e->flags & LW_F_ACTIVE) && !(e->flags & LW_F_CONNECTING)) tcp_backlog_accepted(e->pcb);
+  err_t err = tcp_close(e->pcb);
+  if (err == ERR_OK) {
+    /* lwIP may have freed the pcb at once (SYN_SENT) or sent an RST because
+     * data was left unread; the destroy callback has then run already. */
+    e->flags |= LW_F_CLOSING;
+    if (e->pcb) {
+      tcp_poll(e->pcb, NULL, 0);
+      watch_end(e);
+    }
+  } else {
+    e->flags |= LW_F_CLOSE_PENDING;
+    tcp_poll(e->pcb, on_poll, 1);
+  }
+  lw_leave();
+  return 0;
+}
+
+LW_EXPORT int32_t lw_tcp_abort(int32_t handle) {
+  struct lw_entry *e = conn(handle);
+  if (!e) return LW_ERR_STALE;
+  lw_enter();
+  struct tcp_pcb *pcb = e->pcb;
+  detach(e);
+  tcp_abort(pcb);
+  terminate(e, LW_REASON_ABORT, LW_CAUSE_LOCAL);
+  lw_leave();
+  return 0;
+}
+
+LW_EXPORT int32_t lw_tcp_set_nodelay(int32_t handle, int32_t on) {
+  struct lw_entry *e = conn(handle);
+  if (!e) return LW_ERR_STALE;
+  if (on) {
+    tcp_nagle_disable(e->pcb);
+  } else {
+    tcp_nagle_enable(e->pcb);
+  }
+  return 0;
+}
+
+LW_EXPORT int32_t lw_tcp_set_keepalive(int32_t handle, int32_t on, uint32_t idle_ms,
+                                       uint32_t interval_ms, uint32_t count) {
+  struct lw_entry *e = conn(handle);
+  if (!e) return LW_ERR_STALE;
+  if (!on) {
+    ip_reset_option(e->pcb, SOF_KEEPALIVE);
+    return 0;
+  }
+  ip_set_option(e->pcb, SOF_KEEPALIVE);
+  if (idle_ms) e->pcb->keep_idle = idle_ms;
+  if (interval_ms) e->pcb->keep_intvl = interval_ms;
+  if (count) e->pcb->keep_cnt = count;
+  return 0;
+}
+
+static void put_addr(uint32_t *out, const ip_addr_t *ip) {
+  memset(out, 0, 16);
+  if (IP_IS_V6_VAL(*ip)) {
+    memcpy(out, ip_2_ip6(ip)->addr, 16);
+  } else {
+    memcpy(out, &ip_2_ip4(ip)->addr, 4);
+  }
+}
+
+LW_EXPORT int32_t lw_tcp_info(int32_t handle, uint32_t *out) {
+  struct lw_entry *e = lw_handle_get(handle);
+  if (!e || !e->pcb) return LW_ERR_STALE;
+  if (!out) return LW_ERR_BADARG;
+  struct tcp_pcb *pcb = e->pcb;
+  memset(out, 0, LW_INFO_WORDS * sizeof *out);
+  out[LW_INFO_STATE] = pcb->state;
+  out[LW_INFO_FAMILY] = IP_IS_V6_VAL(pcb->local_ip) ? 6 : 4;
+  out[LW_INFO_LOCAL_PORT] = pcb->local_port;
+  put_addr(&out[LW_INFO_LOCAL_IP], &pcb->local_ip);
+  out[LW_INFO_FLAGS] = ((e->flags & LW_F_ACTIVE) ? 1u : 0) | ((e->flags & LW_F_RECV_ENABLED) ? 2u : 0) |
+                       ((e->flags & LW_F_WRITABLE) ? 4u : 0) | ((e->flags & LW_F_WRITE_SHUT) ? 8u : 0) |
+                       ((e->flags & (LW_F_CLOSING | LW_F_CLOSE_PENDING)) ? 16u : 0);
+  if (e->kind == LW_KIND_LISTENER) return 0;
+  out[LW_INFO_REMOTE_PORT] = pcb->remote_port;
+  put_addr(&out[LW_INFO_REMOTE_IP], &pcb->remote_ip);
+  out[LW_INFO_SNDBUF] = pcb->snd_buf;
+  out[LW_INFO_SNDQUEUELEN] = pcb->snd_queuelen;
+  out[LW_INFO_RCV_WND] = pcb->rcv_wnd;
+  out[LW_INFO_SND_WND] = pcb->snd_wnd;
+  out[LW_INFO_CWND] = pcb->cwnd;
+  out[LW_INFO_MSS] = pcb->mss;
+  out[LW_INFO_NRTX] = pcb->nrtx;
+  out[LW_INFO_UNACKED] = pcb->snd_nxt - pcb->lastack;
+  return 0;
+}
+
+void lw_tcp_stats(uint32_t *out) {
+  for (struct tcp_pcb *p = tcp_active_pcbs; p; p = p->next) {
+    out[LW_STAT_PCB_ACTIVE]++;
+    switch (p->state) {
+      case SYN_RCVD: out[LW_STAT_PCB_SYN_RCVD]++; break;
+      case SYN_SENT: out[LW_STAT_PCB_SYN_SENT]++; break;
+      case ESTABLISHED: out[LW_STAT_PCB_ESTABLISHED]++; break;
+      default: out[LW_STAT_PCB_CLOSING]++; break;
+    }
+  }
+  for (struct tcp_pcb *p = tcp_tw_pcbs; p; p = p->next) out[LW_STAT_PCB_TIME_WAIT]++;
+  for (struct tcp_pcb_listen *p = tcp_listen_pcbs.listen_pcbs; p; p = p->next)
+    out[LW_STAT_PCB_LISTEN]++;
+  out[LW_STAT_REFUSED_LIMIT] = refused_limit;
+}
