@@ -1,0 +1,395 @@
+/**
+ * StackCore: one lwIP instance with its clock, interfaces and event routing.
+ * The public Stack (src/tcp/stack.ts) adds TCP listen/connect on top, so
+ * that this layer does not depend on the connection model above it.
+ *
+ * Event flow: WASM imports only record (events, received bytes, outgoing
+ * packets) into queues; once the WASM call has returned, a microtask
+ * delivers outgoing packets to their interfaces' receivers and then events,
+ * in order, to the objects that own their handles. User callbacks therefore
+ * never run while a WASM frame is on the stack.
+ */
+import { Emitter, rethrowLater } from '../util/emitter.js';
+import {
+  LwEvent,
+  LwReason,
+  LwStat,
+  TCP_STATE_NAMES,
+  type LwipExports,
+  type LwSink,
+} from '../wasm/abi.js';
+import { loadModule, type WasmSource } from '../wasm/loader.js';
+import { LwipRuntime } from '../wasm/runtime.js';
+import { parseCidr } from './address.js';
+import { RealClock, type Clock, type TimerClient } from './clock.js';
+import { StackError } from './errors.js';
+import { StackCause, type HandleOwner, type StackHost } from './host.js';
+import { NetInterface, type InterfaceOptions } from './interface.js';
+
+/** Options of Stack.create. */
+export interface StackOptions {
+  /** Time source; default a RealClock. Pass a VirtualClock for deterministic tests. */
+  clock?: Clock;
+  /** Seeds every random choice (ISNs, ephemeral ports, jitter). Default: random. */
+  seed?: number | bigint;
+  /** Most TCP connections at once (0 = no limit). Beyond it: RST / EMFILE. */
+  maxConnections?: number;
+  /** Most bytes lwIP may hold on its heap (0 = no limit). Beyond it lwIP drops and refuses. */
+  memoryLimit?: number;
+  tcp?: {
+    /** Receive window per connection in bytes (default 1 MiB, at most 8 MiB). */
+    window?: number;
+    /** Send buffer per connection in bytes (default 1 MiB, at most 8 MiB). */
+    sendBuffer?: number;
+  };
+  /** Where lwip.wasm comes from (bytes, URL or compiled module); default: next to the package. */
+  wasm?: WasmSource;
+}
+
+/** Figures reported by Stack.stats(). */
+export interface StackStats {
+  tcp: {
+    listen: number;
+    synSent: number;
+    synReceived: number;
+    established: number;
+    closing: number;
+    timeWait: number;
+  };
+  /** Live handles in the glue's table (connections + listeners). */
+  handles: number;
+  /** Live connection handles. */
+  connections: number;
+  /** Connections refused by maxConnections. */
+  refusedByLimit: number;
+  heap: {
+    /** Bytes lwIP holds right now. */
+    lwipBytes: number;
+    lwipPeak: number;
+    /** Allocations refused by memoryLimit (or by the C heap). */
+    refusedAllocations: number;
+    /** Bytes in use in the whole C heap (lwIP, glue tables, buffers). */
+    mallocBytes: number;
+    /** Size of WASM linear memory. */
+    memoryBytes: number;
+  };
+  packets: { in: number; inDropped: number; out: number };
+}
+
+type Record_ = { h: number; k: number; a: number; b: number; d: Uint8Array | undefined };
+
+interface CoreEvents extends Record<string, unknown[]> {
+  /** The WASM instance trapped; every connection terminated with Destroyed. */
+  fatal: [error: StackError];
+}
+
+function splitSeed(seed: number | bigint | undefined): [number, number] {
+  if (seed === undefined) {
+    const r = new Uint32Array(2);
+    globalThis.crypto.getRandomValues(r);
+    return [r[0]!, r[1]!];
+  }
+  const big = BigInt.asUintN(64, BigInt(seed));
+  return [Number(big & 0xffffffffn), Number(big >> 32n)];
+}
+
+function checkSize(value: unknown, field: string, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
+    throw StackError.invalidArgument('Stack.create', field, `must be an integer in ${min}..${max}`);
+  return value;
+}
+
+export class StackCore extends Emitter<CoreEvents> implements StackHost, LwSink, TimerClient {
+  readonly clock: Clock;
+  #runtime: LwipRuntime | undefined;
+  #state: 'open' | 'closed' | 'failed' = 'open';
+  #fatalMessage = '';
+  readonly #owners = new Map<number, HandleOwner>();
+  readonly #interfaces = new Map<number, NetInterface>();
+  #queue: Record_[] = [];
+  #outputs: NetInterface[] = [];
+  #scheduled = false;
+  #release: (() => void) | undefined;
+  #rng: number;
+
+  protected constructor(options: StackOptions) {
+    super();
+    this.clock = options.clock ?? new RealClock();
+    const [lo, hi] = splitSeed(options.seed);
+    this.#rng = (lo ^ hi) >>> 0 || 1;
+  }
+
+  /** @internal Instantiates the module and initialises lwIP. */
+  protected async init(options: StackOptions): Promise<void> {
+    const maxConnections = checkSize(options.maxConnections, 'maxConnections', 0, 0x7fffffff) ?? 0;
+    const memoryLimit = checkSize(options.memoryLimit, 'memoryLimit', 0, 0xffffffff) ?? 0;
+    const window = checkSize(options.tcp?.window, 'tcp.window', 1024, 8 << 20) ?? 1 << 20;
+    const sendBuffer =
+      checkSize(options.tcp?.sendBuffer, 'tcp.sendBuffer', 2048, 8 << 20) ?? 1 << 20;
+    const module = await loadModule(options.wasm);
+    this.#runtime = await LwipRuntime.create(module, this);
+    const [lo, hi] = splitSeed(options.seed);
+    const x = this.#runtime.exports;
+    x.lw_set_tcp_buffers(window, sendBuffer);
+    x.lw_set_max_connections(maxConnections);
+    this.call('Stack.create', (e) => e.lw_init(lo, hi, memoryLimit));
+  }
+
+  get isOpen(): boolean {
+    return this.#state === 'open';
+  }
+
+  // ---- LwSink: called from inside WASM imports; only records ----
+
+  /** @internal */
+  event(kind: number, handle: number, a: number, b: number): void {
+    this.#queue.push({ h: handle, k: kind, a, b, d: undefined });
+  }
+
+  /** @internal */
+  recv(handle: number, bytes: Uint8Array): void {
+    this.#queue.push({ h: handle, k: 0, a: 0, b: 0, d: bytes });
+  }
+
+  /** @internal */
+  output(netif: number, packet: Uint8Array): void {
+    const iface = this.#interfaces.get(netif);
+    if (iface && iface.queueOutput(packet)) this.#outputs.push(iface);
+  }
+
+  /** @internal */
+  fatal(message: string): void {
+    this.#fatalMessage = message;
+  }
+
+  /** @internal */
+  now(): number {
+    return Math.floor(this.clock.now());
+  }
+
+  // ---- StackHost ----
+
+  call<T>(operation: string, fn: (exports: LwipExports, runtime: LwipRuntime) => T): T {
+    const runtime = this.#runtime;
+    if (this.#state !== 'open' || !runtime) {
+      throw StackError.invalidState(
+        this.#state === 'failed' ? 'ERR_STACK_FAILED' : 'ERR_STACK_CLOSED',
+        operation,
+        this.#state === 'failed'
+          ? 'the stack failed and can no longer be used'
+          : 'the stack is closed',
+      );
+    }
+    let result: T;
+    try {
+      result = fn(runtime.exports, runtime);
+    } catch (error) {
+      if (error instanceof WebAssembly.RuntimeError) {
+        this.#fail(operation, error);
+        throw StackError.invalidState(
+          'ERR_STACK_FAILED',
+          operation,
+          `the stack failed: ${error.message}`,
+        );
+      }
+      throw error;
+    }
+    this.#afterCall(runtime);
+    return result;
+  }
+
+  register(handle: number, owner: HandleOwner): void {
+    this.#owners.set(handle, owner);
+  }
+
+  unregister(handle: number): void {
+    this.#owners.delete(handle);
+  }
+
+  removeInterface(iface: NetInterface): void {
+    if (this.#interfaces.get(iface.id) !== iface) return;
+    this.#interfaces.delete(iface.id);
+    if (this.#state === 'open')
+      this.call('NetInterface.remove', (x) => x.lw_netif_remove(iface.id));
+  }
+
+  random(): number {
+    // xorshift32 seeded from the stack's seed: deterministic per seed.
+    let x = this.#rng;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.#rng = x >>> 0;
+    return this.#rng / 0x100000000;
+  }
+
+  // ---- timers ----
+
+  /** @internal TimerClient: lwIP's next deadline passed. */
+  fire(): void {
+    if (this.#state !== 'open') return;
+    this.call('timers', (x) => x.lw_timers_run());
+  }
+
+  #afterCall(runtime: LwipRuntime): void {
+    const next = runtime.exports.lw_timers_next();
+    if (next < 0) this.clock.cancel(this);
+    else this.clock.schedule(this, Math.floor(this.clock.now()) + next);
+    if ((this.#queue.length > 0 || this.#outputs.length > 0) && !this.#scheduled) {
+      this.#scheduled = true;
+      this.#release = this.clock.hold();
+      queueMicrotask(() => this.#dispatch());
+    }
+  }
+
+  #dispatch(): void {
+    this.#scheduled = false;
+    const release = this.#release;
+    this.#release = undefined;
+    try {
+      const outputs = this.#outputs;
+      this.#outputs = [];
+      for (const iface of outputs) iface.flushOutput();
+      const queue = this.#queue;
+      this.#queue = [];
+      for (const r of queue) {
+        const owner = this.#owners.get(r.h);
+        try {
+          if (r.d) owner?.handleData(r.d);
+          else if (owner) owner.handleEvent(r.k, r.a, r.b);
+          else if (r.k === LwEvent.ACCEPT) this.#orphanAccept(r.a);
+        } catch (error) {
+          rethrowLater(error);
+        }
+      }
+    } finally {
+      release?.();
+    }
+  }
+
+  /** An accepted connection whose listener is gone: nobody will own it. */
+  #orphanAccept(handle: number): void {
+    if (this.#state === 'open') this.call('accept', (x) => x.lw_tcp_abort(handle));
+  }
+
+  #fail(operation: string, error: Error): void {
+    const message = this.#fatalMessage || error.message;
+    this.#end('failed');
+    this.emit(
+      'fatal',
+      new StackError('ERR_STACK_FAILED', `lwIP instance failed during ${operation}: ${message}`, {
+        kind: 'resource',
+        operation,
+        cause: error,
+      }),
+    );
+  }
+
+  /** Ends every handle with a Destroyed termination delivered through the normal queue. */
+  #end(state: 'closed' | 'failed'): void {
+    this.#state = state;
+    this.clock.cancel(this);
+    this.#runtime = undefined;
+    const cause = state === 'closed' ? StackCause.CLOSED : StackCause.FAILED;
+    for (const handle of this.#owners.keys()) {
+      this.#queue.push({
+        h: handle,
+        k: LwEvent.TERMINATED,
+        a: LwReason.DESTROYED,
+        b: cause,
+        d: undefined,
+      });
+    }
+    for (const iface of this.#interfaces.values()) iface.remove();
+    this.#interfaces.clear();
+    this.#outputs = [];
+    if (!this.#scheduled && this.#queue.length > 0) {
+      this.#scheduled = true;
+      this.#release = this.clock.hold();
+      queueMicrotask(() => this.#dispatch());
+    }
+  }
+
+  // ---- public API ----
+
+  /** Adds a packet interface. Throws StackError (ERR_INVALID_ARGUMENT) on bad addresses or MTU. */
+  addInterface(options: InterfaceOptions = {}): NetInterface {
+    const op = 'Stack.addInterface';
+    const mtu = options.mtu ?? 1500;
+    if (!Number.isInteger(mtu) || mtu < 576 || mtu > 65535)
+      throw StackError.invalidArgument(
+        op,
+        'mtu',
+        `must be an integer in 576..65535, got ${String(mtu)}`,
+      );
+    const v4 = options.ipv4 === undefined ? undefined : parseCidr(options.ipv4, op, 'ipv4');
+    const v6 = options.ipv6 === undefined ? undefined : parseCidr(options.ipv6, op, 'ipv6');
+    if (v4 && v4.ip.family !== 4)
+      throw StackError.invalidArgument(op, 'ipv4', 'is not an IPv4 address');
+    if (v6 && v6.ip.family !== 6)
+      throw StackError.invalidArgument(op, 'ipv6', 'is not an IPv6 address');
+    const id = this.call(op, (x, rt) => {
+      const ip4 = v4 ? new DataView(v4.ip.bytes.buffer).getUint32(0, true) : 0;
+      let ip6 = 0;
+      if (v6) ip6 = rt.copyIn(v6.ip.bytes);
+      return x.lw_netif_add(ip4, v4?.prefix ?? 0, ip6, v6?.prefix ?? 0, mtu);
+    });
+    if (id < 0)
+      throw new StackError(
+        'ERR_TOO_MANY_INTERFACES',
+        `${op}: no room for another interface (16 at most)`,
+        { kind: 'resource', operation: op },
+      );
+    const iface = new NetInterface(this, id, mtu, v4, v6);
+    this.#interfaces.set(id, iface);
+    return iface;
+  }
+
+  /** Current figures; cheap enough for a status line, walks lwIP's pcb lists. */
+  stats(): StackStats {
+    const runtime = this.#runtime;
+    const w = runtime ? runtime.stats() : new Uint32Array(LwStat.WORDS);
+    const at = (i: number) => w[i] ?? 0;
+    return {
+      tcp: {
+        listen: at(LwStat.PCB_LISTEN),
+        synSent: at(LwStat.PCB_SYN_SENT),
+        synReceived: at(LwStat.PCB_SYN_RCVD),
+        established: at(LwStat.PCB_ESTABLISHED),
+        closing: at(LwStat.PCB_CLOSING),
+        timeWait: at(LwStat.PCB_TIME_WAIT),
+      },
+      handles: at(LwStat.HANDLES),
+      connections: at(LwStat.CONNECTIONS),
+      refusedByLimit: at(LwStat.REFUSED_LIMIT),
+      heap: {
+        lwipBytes: at(LwStat.HEAP_BYTES),
+        lwipPeak: at(LwStat.HEAP_PEAK),
+        refusedAllocations: at(LwStat.HEAP_REFUSED),
+        mallocBytes: at(LwStat.SYS_HEAP),
+        memoryBytes: runtime?.memoryBytes ?? 0,
+      },
+      packets: {
+        in: at(LwStat.IN_PACKETS),
+        inDropped: at(LwStat.IN_DROPPED),
+        out: at(LwStat.OUT_PACKETS),
+      },
+    };
+  }
+
+  /**
+   * Frees everything: every connection terminates with Destroyed (delivered
+   * on a microtask), listeners and interfaces go away, timers stop. Calling
+   * it again does nothing.
+   */
+  close(): void {
+    if (this.#state !== 'open') return;
+    this.#end('closed');
+  }
+
+  /** lwIP's name for a tcp_state value. */
+  static stateName(state: number): string {
+    return TCP_STATE_NAMES[state] ?? `UNKNOWN(${state})`;
+  }
+}

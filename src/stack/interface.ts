@@ -1,0 +1,176 @@
+/**
+ * A packet interface of a stack: raw IPv4/IPv6 packets go in with input()
+ * and come out through the onOutput() receiver. What carries them (a memory
+ * link, a TUN device, a simulator) is the caller's business.
+ *
+ * Ownership: every packet handed to the receiver is a fresh copy the
+ * receiver owns; it never aliases WASM memory. input() copies too, so the
+ * caller may reuse its buffer as soon as input() returns.
+ */
+import type { Cidr } from './address.js';
+import type { Clock } from './clock.js';
+import type { StackHost } from './host.js';
+import { StackError } from './errors.js';
+
+/** Receives outgoing packets, in order, in batches. */
+export type OutputReceiver = (packets: Uint8Array[]) => void;
+
+/** Options of Stack.addInterface. */
+export interface InterfaceOptions {
+  /** IPv4 address with prefix, e.g. '10.0.0.1/24'. */
+  ipv4?: string;
+  /** IPv6 address with prefix, e.g. 'fd00::1/64'. */
+  ipv6?: string;
+  /** 576..65535; default 1500. Large MTUs give big segments (window scaling is always on). */
+  mtu?: number;
+}
+
+/** Counters of one interface. */
+export interface InterfaceCounters {
+  packetsIn: number;
+  bytesIn: number;
+  packetsOut: number;
+  bytesOut: number;
+  /** Outgoing packets dropped because no receiver was registered. */
+  outputDropped: number;
+}
+
+const BATCH_BYTES = 1 << 20;
+
+export class NetInterface {
+  /** The stack's id for this interface. */
+  readonly id: number;
+  readonly mtu: number;
+  readonly ipv4: Cidr | undefined;
+  readonly ipv6: Cidr | undefined;
+  readonly counters: InterfaceCounters = {
+    packetsIn: 0,
+    bytesIn: 0,
+    packetsOut: 0,
+    bytesOut: 0,
+    outputDropped: 0,
+  };
+  readonly #host: StackHost;
+  #receiver: OutputReceiver | undefined;
+  #pending: Uint8Array[] = [];
+  #removed = false;
+
+  /** @internal Created by Stack.addInterface. */
+  constructor(host: StackHost, id: number, mtu: number, ipv4?: Cidr, ipv6?: Cidr) {
+    this.#host = host;
+    this.id = id;
+    this.mtu = mtu;
+    this.ipv4 = ipv4;
+    this.ipv6 = ipv6;
+  }
+
+  /** Takes one raw IPv4 or IPv6 packet. Malformed packets are dropped and counted by the stack. */
+  input(packet: Uint8Array): void {
+    if (!(packet instanceof Uint8Array))
+      throw StackError.invalidArgument('NetInterface.input', 'packet', 'must be a Uint8Array');
+    if (this.#removed) return;
+    this.counters.packetsIn++;
+    this.counters.bytesIn += packet.length;
+    this.#host.call('NetInterface.input', (x, rt) => {
+      const ptr = rt.copyIn(packet);
+      x.lw_netif_input(this.id, ptr, packet.length);
+    });
+  }
+
+  /** Takes a batch of packets in order (cheaper than one input() each). */
+  inputMany(packets: readonly Uint8Array[]): void {
+    if (!Array.isArray(packets))
+      throw StackError.invalidArgument(
+        'NetInterface.inputMany',
+        'packets',
+        'must be an array of Uint8Array',
+      );
+    if (this.#removed) return;
+    let start = 0;
+    while (start < packets.length) {
+      let size = 0;
+      let end = start;
+      while (end < packets.length) {
+        const p = packets[end]!;
+        if (!(p instanceof Uint8Array))
+          throw StackError.invalidArgument(
+            'NetInterface.inputMany',
+            `packets[${end}]`,
+            'must be a Uint8Array',
+          );
+        if (end > start && size + 4 + p.length > BATCH_BYTES) break;
+        size += 4 + p.length;
+        end++;
+      }
+      this.#inputBatch(packets, start, end, size);
+      start = end;
+    }
+  }
+
+  #inputBatch(packets: readonly Uint8Array[], start: number, end: number, size: number): void {
+    this.#host.call('NetInterface.inputMany', (x, rt) => {
+      const ptr = rt.scratch(size);
+      const mem = rt.u8();
+      const view = new DataView(mem.buffer);
+      let off = ptr;
+      for (let i = start; i < end; i++) {
+        const p = packets[i]!;
+        view.setUint32(off, p.length, true);
+        mem.set(p, off + 4);
+        off += 4 + p.length;
+        this.counters.packetsIn++;
+        this.counters.bytesIn += p.length;
+      }
+      x.lw_netif_input_batch(this.id, ptr, size, end - start);
+    });
+  }
+
+  /**
+   * Registers the receiver of outgoing packets (replacing any previous one).
+   * It is called after the stack's work returns, never from inside WASM.
+   * Without a receiver, outgoing packets are dropped and counted.
+   */
+  onOutput(receiver: OutputReceiver | undefined): void {
+    if (receiver !== undefined && typeof receiver !== 'function')
+      throw StackError.invalidArgument('NetInterface.onOutput', 'receiver', 'must be a function');
+    this.#receiver = receiver;
+  }
+
+  /** Detaches the interface from the stack; later input is ignored. */
+  remove(): void {
+    if (this.#removed) return;
+    this.#removed = true;
+    this.#pending = [];
+    this.#host.removeInterface(this);
+  }
+
+  /** True after remove() or after the stack closed. */
+  get removed(): boolean {
+    return this.#removed || !this.#host.isOpen;
+  }
+
+  /** @internal The clock of this interface's stack (links hold it while packets are in flight). */
+  get clock(): Clock {
+    return this.#host.clock;
+  }
+
+  /** @internal A packet from WASM (already a copy). Returns true if it was the first pending one. */
+  queueOutput(packet: Uint8Array): boolean {
+    this.counters.packetsOut++;
+    this.counters.bytesOut += packet.length;
+    this.#pending.push(packet);
+    return this.#pending.length === 1;
+  }
+
+  /** @internal Hands pending packets to the receiver. */
+  flushOutput(): void {
+    if (this.#pending.length === 0) return;
+    const batch = this.#pending;
+    this.#pending = [];
+    if (!this.#receiver || this.#removed) {
+      this.counters.outputDropped += batch.length;
+      return;
+    }
+    this.#receiver(batch);
+  }
+}

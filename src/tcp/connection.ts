@@ -1,0 +1,363 @@
+/**
+ * TcpConnection: the connection model of seed 001 over lwIP's raw API.
+ *
+ * Lifecycle: New (accepted, not yet marked active; or outgoing, handshake in
+ * flight) -> Active -> Closing -> Closed. One method, #terminate, ends it:
+ * it emits `terminated` exactly once and after it no event of any kind is
+ * emitted. Every method is a harmless no-op once the connection is not
+ * alive; misuse on a live connection throws a StackError naming the problem.
+ *
+ * Events are delivered after the stack's WASM work returns, on a microtask,
+ * in the order lwIP produced them. The object never holds a pcb pointer,
+ * only a handle the C glue checks (wasm/abi.h).
+ */
+import { Emitter } from '../util/emitter.js';
+import { LwErr, LwEvent, LwInfo, TCP_STATE_NAMES, type TcpStateName } from '../wasm/abi.js';
+import { StackError } from '../stack/errors.js';
+import type { HandleOwner, StackHost } from '../stack/host.js';
+import { endpointsOf, type TcpEndpoint } from './endpoint.js';
+import { reasonOf, terminationError, TerminationReason } from './reason.js';
+
+/** Events of a TcpConnection (use with on/once/off). */
+export interface TcpConnectionEvents extends Record<string, unknown[]> {
+  /** Once: the handshake completed (outgoing) or markActive() ran (accepted). Writing works from here. */
+  becameActive: [];
+  /** A chunk of received bytes, already credited to the TCP window; the listener owns it. */
+  readable: [data: Uint8Array];
+  /** The peer sent FIN after its last byte. Writing still works until you close. */
+  readEOF: [];
+  /** The not-writable -> writable edge after a short write(). */
+  writable: [];
+  /** Exactly once, last. `error` is set for resets, refusals, timeouts and failures. */
+  terminated: [reason: TerminationReason, error: StackError | undefined];
+}
+
+/** Live TCP figures of one connection. */
+export interface TcpConnectionInfo {
+  state: TcpStateName | 'TERMINATED';
+  bytesIn: number;
+  bytesOut: number;
+  /** Current receive window we advertise. */
+  receiveWindow: number;
+  /** Peer's advertised window. */
+  sendWindow: number;
+  congestionWindow: number;
+  mss: number;
+  /** Free bytes in the send buffer. */
+  sendBufferFree: number;
+  /** Bytes sent and not acknowledged. */
+  unacked: number;
+  /** Retransmissions of the oldest unacknowledged segment. */
+  retransmissions: number;
+}
+
+type Phase = 'new' | 'connecting' | 'active' | 'closing' | 'closed';
+
+const MAX_WRITE_COPY = 8 << 20;
+
+export class TcpConnection extends Emitter<TcpConnectionEvents> implements HandleOwner {
+  /** Stable id of this connection within its stack (its first handle). */
+  readonly id: number;
+  /** 'accepted' (from a listener) or 'outgoing' (from connect()). */
+  readonly direction: 'accepted' | 'outgoing';
+  readonly #host: StackHost;
+  readonly #handle: number;
+  #phase: Phase;
+  #alive = true;
+  #terminatedEmitted = false;
+  #recvEnabled = true;
+  #writable = false;
+  #blocked = false;
+  #writeShut = false;
+  #readEOF = false;
+  #local: TcpEndpoint;
+  #peer: TcpEndpoint;
+  #reason: TerminationReason | undefined;
+  #error: StackError | undefined;
+  #bytesIn = 0;
+  #bytesOut = 0;
+
+  /** @internal Created by Stack.connect and by listeners. */
+  constructor(host: StackHost, handle: number, direction: 'accepted' | 'outgoing') {
+    super();
+    this.#host = host;
+    this.#handle = handle;
+    this.id = handle;
+    this.direction = direction;
+    this.#phase = direction === 'accepted' ? 'new' : 'connecting';
+    const unknown: TcpEndpoint = { family: 4, address: '0.0.0.0', port: 0 };
+    this.#local = unknown;
+    this.#peer = unknown;
+    this.#refreshEndpoints();
+    host.register(handle, this);
+  }
+
+  // ---- state ----
+
+  /** False once terminated, aborted, or the stack closed. Methods are no-ops then. */
+  get alive(): boolean {
+    return this.#alive;
+  }
+  /** True after becameActive and until termination. */
+  get active(): boolean {
+    return this.#phase === 'active' || this.#phase === 'closing';
+  }
+  /** Whether a write() now would take bytes (false before active, after a short write, after shutdownWrite). */
+  get writable(): boolean {
+    return this.#alive && this.#writable && !this.#writeShut && this.#phase === 'active';
+  }
+  get recvEnabled(): boolean {
+    return this.#recvEnabled;
+  }
+  /** True once readEOF was emitted. */
+  get readEnded(): boolean {
+    return this.#readEOF;
+  }
+  /** True after shutdownWrite() or gracefulClose(). */
+  get writeEnded(): boolean {
+    return this.#writeShut;
+  }
+  /** Our end. For accepted connections in transparent setups, the address the peer dialled. */
+  get local(): TcpEndpoint {
+    return this.#local;
+  }
+  get peer(): TcpEndpoint {
+    return this.#peer;
+  }
+  /** Set when terminated. */
+  get terminationReason(): TerminationReason | undefined {
+    return this.#reason;
+  }
+  /** The error of the termination, if it had one. */
+  get error(): StackError | undefined {
+    return this.#error;
+  }
+
+  // ---- methods ----
+
+  /**
+   * Accept != established: the application is ready for this accepted
+   * connection. Releases its listen-backlog slot, starts data delivery and
+   * emits becameActive once. Throws ERR_ALREADY_ACTIVE if called twice and
+   * ERR_NOT_ACCEPTED on an outgoing connection.
+   */
+  markActive(): void {
+    if (!this.#alive) return;
+    if (this.direction !== 'accepted')
+      throw StackError.invalidState(
+        'ERR_NOT_ACCEPTED',
+        'markActive',
+        'only accepted connections are marked active',
+        this.id,
+      );
+    if (this.#phase !== 'new')
+      throw StackError.invalidState(
+        'ERR_ALREADY_ACTIVE',
+        'markActive',
+        'the connection is already active',
+        this.id,
+      );
+    const rc = this.#call('markActive', (x) => x.lw_tcp_mark_active(this.#handle));
+    if (rc === 0) this.#phase = 'active';
+  }
+
+  /**
+   * Pauses (false) or resumes (true) delivery of received data. While
+   * paused lwIP keeps what arrived and the peer's window closes; resuming
+   * redelivers at once and tells the peer.
+   */
+  setRecvEnabled(enabled: boolean): void {
+    if (typeof enabled !== 'boolean')
+      throw StackError.invalidArgument('setRecvEnabled', 'enabled', 'must be a boolean');
+    if (!this.#alive || enabled === this.#recvEnabled) return;
+    this.#recvEnabled = enabled;
+    this.#call('setRecvEnabled', (x) => x.lw_tcp_set_recv_enabled(this.#handle, enabled ? 1 : 0));
+  }
+
+  /**
+   * Copies bytes into the send buffer and returns how many were taken
+   * (possibly 0). When fewer than given were taken, `writable` is false and
+   * a `writable` event follows once there is room. Before becameActive it
+   * returns 0. Throws ERR_WRITE_AFTER_END after shutdownWrite()/gracefulClose().
+   */
+  write(data: Uint8Array): number {
+    if (!(data instanceof Uint8Array))
+      throw StackError.invalidArgument('write', 'data', 'must be a Uint8Array');
+    if (!this.#alive) return 0;
+    if (this.#writeShut || this.#phase === 'closing')
+      throw StackError.invalidState(
+        'ERR_WRITE_AFTER_END',
+        'write',
+        'the write side is already shut down',
+        this.id,
+      );
+    if (this.#phase !== 'active') {
+      this.#blocked = true;
+      return 0;
+    }
+    if (data.length === 0) return 0;
+    const len = Math.min(data.length, MAX_WRITE_COPY);
+    const n = this.#call('write', (x, rt) => {
+      const ptr = rt.copyIn(len === data.length ? data : data.subarray(0, len));
+      return x.lw_tcp_write(this.#handle, ptr, len);
+    });
+    if (n < 0) {
+      if (n === LwErr.STALE) return 0;
+      this.#writable = false;
+      this.#blocked = true;
+      return 0;
+    }
+    this.#bytesOut += n;
+    if (n < len) {
+      this.#writable = false;
+      this.#blocked = true;
+    }
+    return n;
+  }
+
+  /** Sends FIN (half-close); reading goes on. Calling it again does nothing. */
+  shutdownWrite(): void {
+    if (!this.#alive || this.#writeShut) return;
+    if (this.#phase !== 'active')
+      throw StackError.invalidState(
+        'ERR_NOT_ACTIVE',
+        'shutdownWrite',
+        'the connection is not active yet',
+        this.id,
+      );
+    const rc = this.#call('shutdownWrite', (x) => x.lw_tcp_shutdown_write(this.#handle));
+    if (rc === 0) this.#writeShut = true;
+  }
+
+  /**
+   * Orderly close (FIN both ways). No more data is delivered; `terminated`
+   * with Close follows when the exchange finishes. If lwIP is short of
+   * memory the close is retried from its poll timer.
+   */
+  gracefulClose(): void {
+    if (!this.#alive || this.#phase === 'closing') return;
+    this.#phase = 'closing';
+    this.#writeShut = true;
+    this.#call('gracefulClose', (x) => x.lw_tcp_close(this.#handle));
+  }
+
+  /** Sends RST and ends the connection now; `terminated` with Abort follows. */
+  abort(): void {
+    if (!this.#alive) return;
+    this.#call('abort', (x) => x.lw_tcp_abort(this.#handle));
+    this.#alive = false;
+  }
+
+  /** Sets TCP_NODELAY (true disables Nagle's algorithm). */
+  setNoDelay(on = true): void {
+    if (!this.#alive) return;
+    this.#call('setNoDelay', (x) => x.lw_tcp_set_nodelay(this.#handle, on ? 1 : 0));
+  }
+
+  /** Turns keepalive on (idle/interval in ms, count probes) or off. */
+  setKeepAlive(on: boolean, idleMs = 0, intervalMs = 0, count = 0): void {
+    if (!this.#alive) return;
+    this.#call('setKeepAlive', (x) =>
+      x.lw_tcp_set_keepalive(this.#handle, on ? 1 : 0, idleMs >>> 0, intervalMs >>> 0, count >>> 0),
+    );
+  }
+
+  /** Live TCP figures (state 'TERMINATED' once it ended). */
+  info(): TcpConnectionInfo {
+    const w = this.#alive ? this.#readInfo() : undefined;
+    const at = (i: number) => w?.[i] ?? 0;
+    return {
+      state: w ? (TCP_STATE_NAMES[at(LwInfo.STATE)] ?? 'CLOSED') : 'TERMINATED',
+      bytesIn: this.#bytesIn,
+      bytesOut: this.#bytesOut,
+      receiveWindow: at(LwInfo.RCV_WND),
+      sendWindow: at(LwInfo.SND_WND),
+      congestionWindow: at(LwInfo.CWND),
+      mss: at(LwInfo.MSS),
+      sendBufferFree: at(LwInfo.SNDBUF),
+      unacked: at(LwInfo.UNACKED),
+      retransmissions: at(LwInfo.NRTX),
+    };
+  }
+
+  // ---- HandleOwner: events from the stack ----
+
+  /** @internal */
+  handleEvent(kind: number, a: number, b: number): void {
+    if (this.#terminatedEmitted) return;
+    if (kind === LwEvent.TERMINATED) {
+      this.#terminate(reasonOf(a), terminationError(b, this.#operation(), this.id));
+      return;
+    }
+    if (!this.#alive) return;
+    switch (kind) {
+      case LwEvent.ACTIVE: {
+        this.#phase = this.#phase === 'closing' ? 'closing' : 'active';
+        this.#writable = true;
+        this.#refreshEndpoints();
+        this.emit('becameActive');
+        if (this.#blocked && this.#alive && !this.#terminatedEmitted) {
+          this.#blocked = false;
+          this.emit('writable');
+        }
+        break;
+      }
+      case LwEvent.FIN:
+        if (this.#readEOF) return;
+        this.#readEOF = true;
+        this.emit('readEOF');
+        break;
+      case LwEvent.WRITABLE:
+        if (this.#writable && !this.#blocked) return;
+        this.#writable = true;
+        this.#blocked = false;
+        if (!this.#writeShut) this.emit('writable');
+        break;
+    }
+  }
+
+  /** @internal */
+  handleData(bytes: Uint8Array): void {
+    if (this.#terminatedEmitted || !this.#alive) return;
+    this.#bytesIn += bytes.length;
+    this.emit('readable', bytes);
+  }
+
+  // ---- internals ----
+
+  #terminate(reason: TerminationReason, error: StackError | undefined): void {
+    this.#terminatedEmitted = true;
+    this.#alive = false;
+    this.#phase = 'closed';
+    this.#writable = false;
+    this.#reason = reason;
+    this.#error = error;
+    this.#host.unregister(this.#handle);
+    this.emit('terminated', reason, error);
+    this.removeAllListeners();
+  }
+
+  #operation(): string {
+    return this.direction === 'outgoing' && !this.active ? 'connect' : 'connection';
+  }
+
+  #call<T extends number>(operation: string, fn: Parameters<StackHost['call']>[1]): T {
+    if (!this.#host.isOpen) return LwErr.STALE as T;
+    return this.#host.call(operation, fn) as T;
+  }
+
+  #readInfo(): Uint32Array | undefined {
+    if (!this.#host.isOpen) return undefined;
+    return this.#host.call('info', (x, rt) =>
+      rt.readWords(LwInfo.WORDS, (p) => x.lw_tcp_info(this.#handle, p)),
+    );
+  }
+
+  #refreshEndpoints(): void {
+    const info = this.#readInfo();
+    if (!info) return;
+    const { local, peer } = endpointsOf(info);
+    this.#local = local;
+    this.#peer = peer;
+  }
+}

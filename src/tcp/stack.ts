@@ -1,0 +1,133 @@
+/**
+ * Stack: the public entry point. A StackCore (src/stack/core.ts: lwIP
+ * instance, clock, interfaces, stats) plus TCP: listen() and connect().
+ */
+import { LwErr, LwInfo } from '../wasm/abi.js';
+import { parseIp, type IpAddress } from '../stack/address.js';
+import { StackCore, type StackOptions } from '../stack/core.js';
+import { StackError } from '../stack/errors.js';
+import { TcpConnection } from './connection.js';
+import { addressArgs, endpointsOf } from './endpoint.js';
+import { TcpListener, type ConnectionHandler } from './listener.js';
+
+/** Options of Stack.listen. */
+export interface ListenOptions {
+  /** Local address; default: every address, IPv4 and IPv6. */
+  address?: string;
+  /** 0..65535; 0 picks a free port (see listener.local.port). */
+  port: number;
+  /** Accepted-but-not-active connections held at once (1..255, default 128). */
+  backlog?: number;
+}
+
+/** Options of Stack.connect. */
+export interface ConnectOptions {
+  /** Peer address, IPv4 or IPv6 text. */
+  address: string;
+  port: number;
+  /** Bind to this local address first. */
+  localAddress?: string;
+  /** Bind to this local port first (0 or absent: ephemeral). */
+  localPort?: number;
+}
+
+function checkPort(value: unknown, operation: string, field: string, min: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > 65535)
+    throw StackError.invalidArgument(
+      operation,
+      field,
+      `must be an integer in ${min}..65535, got ${String(value)}`,
+    );
+  return value;
+}
+
+export class Stack extends StackCore {
+  private constructor(options: StackOptions) {
+    super(options);
+  }
+
+  /** Creates a stack: loads (once) and instantiates lwip.wasm and initialises lwIP. */
+  static async create(options: StackOptions = {}): Promise<Stack> {
+    const stack = new Stack(options);
+    await stack.init(options);
+    return stack;
+  }
+
+  /**
+   * Listens for TCP connections. Each accepted connection is handed to
+   * `onConnection` on hold: call markActive() when ready for it.
+   * Throws StackError 'EADDRINUSE' when the port is taken.
+   */
+  listen(options: ListenOptions, onConnection: ConnectionHandler): TcpListener {
+    const op = 'Stack.listen';
+    if (typeof onConnection !== 'function')
+      throw StackError.invalidArgument(op, 'onConnection', 'must be a function');
+    const port = checkPort(options?.port, op, 'port', 0);
+    const backlog = options.backlog ?? 128;
+    if (!Number.isInteger(backlog) || backlog < 1 || backlog > 255)
+      throw StackError.invalidArgument(op, 'backlog', 'must be an integer in 1..255');
+    let ip: IpAddress | undefined;
+    if (options.address !== undefined) ip = parseIp(options.address, op, 'address');
+    const anyAddress = !ip || ip.bytes.every((b) => b === 0);
+    const family = anyAddress ? 0 : ip!.family;
+    const handle = this.call(op, (x, rt) => {
+      const [addr] = addressArgs(rt, anyAddress ? undefined : ip);
+      return x.lw_tcp_listen(family, addr, port, backlog);
+    });
+    if (handle < 0) {
+      if (handle === LwErr.USE) throw StackError.fromErrno('EADDRINUSE', `${op} port ${port}`);
+      if (handle === LwErr.MEM) throw StackError.fromErrno('ENOMEM', op);
+      throw new StackError('ERR_LISTEN', `${op}: lwIP refused (${handle})`, {
+        kind: 'protocol',
+        operation: op,
+      });
+    }
+    const info = this.call(op, (x, rt) =>
+      rt.readWords(LwInfo.WORDS, (p) => x.lw_tcp_info(handle, p)),
+    );
+    const local = info ? endpointsOf(info).local : { family: 4 as const, address: '0.0.0.0', port };
+    const shown = anyAddress
+      ? { ...local, address: ip?.family === 6 ? '::' : local.address }
+      : local;
+    return new TcpListener(this, handle, shown, onConnection);
+  }
+
+  /**
+   * Opens a TCP connection and returns it at once. It emits becameActive
+   * when established, or terminated with an error: ECONNREFUSED (RST
+   * answered the SYN), ETIMEDOUT (SYN retransmissions ran out),
+   * ENETUNREACH, EADDRINUSE (local port taken), EMFILE (maxConnections).
+   */
+  connect(options: ConnectOptions): TcpConnection {
+    const op = 'Stack.connect';
+    if (typeof options !== 'object' || options === null)
+      throw StackError.invalidArgument(op, 'options', 'must be an object');
+    const remote = parseIp(options.address, op, 'address');
+    const port = checkPort(options.port, op, 'port', 1);
+    const localPort =
+      options.localPort === undefined ? 0 : checkPort(options.localPort, op, 'localPort', 0);
+    let local: IpAddress | undefined;
+    if (options.localAddress !== undefined) {
+      local = parseIp(options.localAddress, op, 'localAddress');
+      if (local.family !== remote.family)
+        throw StackError.invalidArgument(
+          op,
+          'localAddress',
+          'is not of the same IP version as address',
+        );
+    }
+    const handle = this.call(op, (x, rt) => {
+      const [addr, localAddr] = addressArgs(rt, remote, local);
+      return x.lw_tcp_connect(remote.family, addr, port, localAddr, localPort);
+    });
+    if (handle < 0) {
+      throw new StackError('EMFILE', `${op}: no free connection handle`, {
+        errno: 24,
+        kind: 'resource',
+        operation: op,
+        retryable: true,
+      });
+    }
+    return new TcpConnection(this, handle, 'outgoing');
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * A small typed event emitter that works the same in Node and browsers
+ * (node:events is not available in pages). Listeners run in registration
+ * order; a listener that throws is reported through `reportError` (or
+ * rethrown asynchronously) so one bad listener cannot break delivery.
+ */
+export type EventMap = Record<string, unknown[]>;
+type Listener<A extends unknown[]> = (...args: A) => void;
+
+export class Emitter<E extends EventMap> {
+  #listeners = new Map<keyof E, Listener<never>[]>();
+
+  /** Adds a listener; returns this for chaining. */
+  on<K extends keyof E>(event: K, listener: Listener<E[K]>): this {
+    const list = this.#listeners.get(event);
+    if (list) list.push(listener as Listener<never>);
+    else this.#listeners.set(event, [listener as Listener<never>]);
+    return this;
+  }
+
+  /** Adds a listener that is removed after its first call. */
+  once<K extends keyof E>(event: K, listener: Listener<E[K]>): this {
+    const wrapper = (...args: E[K]) => {
+      this.off(event, wrapper);
+      listener(...args);
+    };
+    return this.on(event, wrapper);
+  }
+
+  /** Removes a listener added with on() or the function given to once(). */
+  off<K extends keyof E>(event: K, listener: Listener<E[K]>): this {
+    const list = this.#listeners.get(event);
+    if (!list) return this;
+    const i = list.indexOf(listener as Listener<never>);
+    if (i >= 0) list.splice(i, 1);
+    return this;
+  }
+
+  protected emit<K extends keyof E>(event: K, ...args: E[K]): void {
+    const list = this.#listeners.get(event);
+    if (!list || list.length === 0) return;
+    for (const listener of list.slice()) {
+      try {
+        (listener as Listener<E[K]>)(...args);
+      } catch (error) {
+        rethrowLater(error);
+      }
+    }
+  }
+
+  protected listenerCount(event: keyof E): number {
+    return this.#listeners.get(event)?.length ?? 0;
+  }
+
+  protected removeAllListeners(): void {
+    this.#listeners.clear();
+  }
+}
+
+/** Surfaces an error from user code without unwinding the stack's own work. */
+export function rethrowLater(error: unknown): void {
+  queueMicrotask(() => {
+    throw error;
+  });
+}

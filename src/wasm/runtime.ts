@@ -1,0 +1,116 @@
+/**
+ * One lwIP instance: a WebAssembly instance of lwip.wasm with its imports
+ * wired to a sink (wasm/runtime.c is the C side). The runtime owns the memory
+ * views and one scratch buffer for copying bytes in; it knows nothing of
+ * connections or interfaces, which live in src/stack and src/tcp.
+ *
+ * Re-entrancy: imports only report to the sink; the sink queues and acts
+ * after the export returns (see wasm/abi.h).
+ */
+import { WASI } from '@bjorn3/browser_wasi_shim';
+import { LwStat, type LwipExports, type LwSink } from './abi.js';
+
+const decoder = new TextDecoder();
+
+export class LwipRuntime {
+  readonly exports: LwipExports;
+  #bytes: Uint8Array;
+  #words: Uint32Array;
+  #scratch = 0;
+  #scratchSize = 0;
+  #out: number;
+
+  private constructor(exports: LwipExports) {
+    this.exports = exports;
+    this.#bytes = new Uint8Array(exports.memory.buffer);
+    this.#words = new Uint32Array(exports.memory.buffer);
+    this.#out = exports.lw_buf_alloc(256);
+  }
+
+  /** Instantiates the module; `sink` receives everything the imports report. */
+  static async create(module: WebAssembly.Module, sink: LwSink): Promise<LwipRuntime> {
+    let runtime: LwipRuntime | undefined;
+    const bytes = () => runtime!.u8();
+    const env = {
+      js_now: () => sink.now() >>> 0,
+      js_output: (netif: number, ptr: number, len: number) =>
+        sink.output(netif, bytes().slice(ptr, ptr + len)),
+      js_event: (kind: number, handle: number, a: number, b: number) =>
+        sink.event(kind, handle, a, b),
+      js_recv: (handle: number, ptr: number, len: number) =>
+        sink.recv(handle, bytes().slice(ptr, ptr + len)),
+      js_fatal: (message: number, file: number, line: number) =>
+        sink.fatal(`${runtime!.cString(message)} (${runtime!.cString(file)}:${line})`),
+      emscripten_notify_memory_growth: () => runtime?.refreshViews(),
+    };
+    const wasi = new WASI([], [], []);
+    const instance = await WebAssembly.instantiate(module, {
+      env,
+      wasi_snapshot_preview1: wasi.wasiImport,
+    });
+    wasi.initialize(instance as never);
+    runtime = new LwipRuntime(instance.exports as unknown as LwipExports);
+    return runtime;
+  }
+
+  /** The current byte view of WASM memory (rebuilt when memory grew). */
+  u8(): Uint8Array {
+    if (this.#bytes.buffer !== this.exports.memory.buffer) this.refreshViews();
+    return this.#bytes;
+  }
+
+  u32(): Uint32Array {
+    if (this.#words.buffer !== this.exports.memory.buffer) this.refreshViews();
+    return this.#words;
+  }
+
+  refreshViews(): void {
+    this.#bytes = new Uint8Array(this.exports.memory.buffer);
+    this.#words = new Uint32Array(this.exports.memory.buffer);
+  }
+
+  /** Total bytes of WASM linear memory. */
+  get memoryBytes(): number {
+    return this.exports.memory.buffer.byteLength;
+  }
+
+  /**
+   * A scratch area of at least `size` bytes for copying data in; valid until
+   * the next call to scratch().
+   */
+  scratch(size: number): number {
+    if (size > this.#scratchSize) {
+      if (this.#scratch) this.exports.lw_buf_free(this.#scratch);
+      const want = Math.max(size, 65536, this.#scratchSize * 2);
+      this.#scratch = this.exports.lw_buf_alloc(want);
+      if (!this.#scratch) throw new RangeError(`lwip-wasm: cannot allocate ${want} bytes`);
+      this.#scratchSize = want;
+    }
+    return this.#scratch;
+  }
+
+  /** Copies `data` into the scratch area and returns its address. */
+  copyIn(data: Uint8Array, offset = 0): number {
+    const ptr = this.scratch(offset + data.length);
+    this.u8().set(data, ptr + offset);
+    return ptr;
+  }
+
+  /** Calls `fill(ptr)` with a result area and returns `words` words of it. */
+  readWords(words: number, fill: (ptr: number) => number): Uint32Array | undefined {
+    if (fill(this.#out) < 0) return undefined;
+    const start = this.#out >>> 2;
+    return this.u32().slice(start, start + words);
+  }
+
+  stats(): Uint32Array {
+    return this.readWords(LwStat.WORDS, (p) => this.exports.lw_stats(p))!;
+  }
+
+  cString(ptr: number): string {
+    const mem = this.u8();
+    let end = ptr;
+    while (end < mem.length && mem[end] !== 0) end++;
+    return decoder.decode(mem.subarray(ptr, end));
+  }
+}
