@@ -63,6 +63,12 @@
 #define LWIP_NUM_NETIF_CLIENT_DATA 0
 #define LWIP_SINGLE_NETIF 0
 
+/* Cyclic timers start on demand (patch 0002; reassembly in wasm/netif.c). */
+#define LWIP_PORT_ON_DEMAND_TIMERS 1
+/* Seconds a partly reassembled datagram is kept. */
+#define IP_REASS_MAXAGE 15
+#define IP_REASS_MAX_PBUFS 256
+
 /* ---- checksums: always generated and always checked ---- */
 #define CHECKSUM_GEN_IP 1
 #define CHECKSUM_GEN_TCP 1

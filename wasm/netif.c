@@ -8,7 +8,11 @@
 #include "glue.h"
 #include "lwip/ip.h"
 #include "lwip/netif.h"
+#include "lwip/ip4_frag.h"
+#include "lwip/ip6_frag.h"
 #include "lwip/pbuf.h"
+#include "lwip/sys.h"
+#include "lwip/timeouts.h"
 
 #define MAX_NETIFS 16
 
@@ -103,6 +107,52 @@ LW_EXPORT int32_t lw_netif_remove(int32_t id) {
   return 0;
 }
 
+/* Reassembly timers run only while fragments may be pending (patch 0002):
+ * from the last fragment seen until every partial datagram has aged out. */
+#define REASS_KEEP_MS ((IP_REASS_MAXAGE + 2) * 1000u)
+static u32_t reass_until;
+static int reass_running;
+
+static void reass_tick(void *arg) {
+  (void)arg;
+  ip_reass_tmr();
+  ip6_reass_tmr();
+  if ((s32_t)(reass_until - sys_now()) > 0) {
+    sys_timeout(IP_TMR_INTERVAL, reass_tick, NULL);
+  } else {
+    reass_running = 0;
+  }
+}
+
+static int is_fragment(const uint8_t *ptr, int32_t len) {
+  if (len >= 20 && (ptr[0] >> 4) == 4) {
+    /* MF set or a non-zero fragment offset */
+    return (ptr[6] & 0x20) || ((ptr[6] & 0x1F) | ptr[7]);
+  }
+  if (len >= 40 && (ptr[0] >> 4) == 6) {
+    /* a Fragment header anywhere in the chain; checking the first next-header
+     * and the common hop-by-hop/routing/destination cases is enough to start
+     * the timer, which is all this decides */
+    uint8_t next = ptr[6];
+    int32_t off = 40;
+    for (int i = 0; i < 8; i++) {
+      if (next == 44) return 1;
+      if ((next != 0 && next != 43 && next != 60) || off + 8 > len) return 0;
+      next = ptr[off];
+      off += 8 + ptr[off + 1] * 8;
+    }
+  }
+  return 0;
+}
+
+static void note_fragment(void) {
+  reass_until = sys_now() + REASS_KEEP_MS;
+  if (!reass_running) {
+    reass_running = 1;
+    sys_timeout(IP_TMR_INTERVAL, reass_tick, NULL);
+  }
+}
+
 static void input_one(struct lw_netif *n, const uint8_t *ptr, int32_t len) {
   in_packets++;
   if (len < 1 || len > 65535) {
@@ -115,6 +165,7 @@ static void input_one(struct lw_netif *n, const uint8_t *ptr, int32_t len) {
     return;
   }
   memcpy(p->payload, ptr, (size_t)len);
+  if (is_fragment(ptr, len)) note_fragment();
   if (n->netif.input(p, &n->netif) != ERR_OK) pbuf_free(p);
 }
 
