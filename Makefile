@@ -9,8 +9,9 @@ WASM := $(BUILD)/lwip.wasm
 
 LWIP_CORE := $(wildcard $(LWIP)/core/*.c $(LWIP)/core/ipv4/*.c $(LWIP)/core/ipv6/*.c)
 GLUE := $(wildcard wasm/*.c)
+CPUFLAGS := -mbulk-memory -msimd128
 INCLUDES := -Ilwip -I$(LWIP)/include -Iwasm
-EMFLAGS := -O3 -flto -sSTANDALONE_WASM --no-entry -sERROR_ON_UNDEFINED_SYMBOLS=0 \
+EMFLAGS := -O3 -flto $(CPUFLAGS) -sSTANDALONE_WASM --no-entry -sERROR_ON_UNDEFINED_SYMBOLS=0 \
 	-sALLOW_MEMORY_GROWTH=1 -sINITIAL_MEMORY=2MB -sMAXIMUM_MEMORY=2GB -sTOTAL_STACK=256KB \
 	-sMALLOC=dlmalloc -sFILESYSTEM=0 -sSUPPORT_ERRNO=0
 GLUE_WARN := -Wall -Wextra -Werror -Wno-unused-parameter
@@ -51,11 +52,11 @@ HEADERS := $(wildcard wasm/*.h) lwip/lwipopts.h $(wildcard lwip/arch/*.h)
 
 $(BUILD)/obj/lwip/%.o: $(LWIP)/%.c $(HEADERS) lwip/upstream/.lwip-wasm-stamp
 	@mkdir -p $(dir $@)
-	@emcc -O3 -flto $(INCLUDES) -w -c $< -o $@
+	@emcc -O3 -flto $(CPUFLAGS) $(INCLUDES) -w -c $< -o $@
 
 $(BUILD)/obj/glue/%.o: wasm/%.c $(HEADERS) lwip/upstream/.lwip-wasm-stamp
 	@mkdir -p $(dir $@)
-	emcc -O3 -flto $(INCLUDES) $(GLUE_WARN) -c $< -o $@
+	emcc -O3 -flto $(CPUFLAGS) $(INCLUDES) $(GLUE_WARN) -c $< -o $@
 
 $(WASM): $(LWIP_OBJS) $(GLUE_OBJS)
 	emcc $(EMFLAGS) $^ -o $@

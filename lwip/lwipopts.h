@@ -70,6 +70,9 @@
 #define IP_REASS_MAX_PBUFS 256
 
 /* ---- checksums: always generated and always checked ---- */
+/* Our SIMD implementation (wasm/checksum.c). */
+#define LWIP_CHKSUM lw_chksum
+unsigned short lw_chksum(const void *data, int len);
 #define CHECKSUM_GEN_IP 1
 #define CHECKSUM_GEN_TCP 1
 #define CHECKSUM_GEN_ICMP 1

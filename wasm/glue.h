@@ -38,6 +38,10 @@ struct lw_entry {
   uint32_t sndbuf;      /* send buffer size */
   uint32_t retransmits;
   int32_t next_free;
+  /* Data that arrived before markActive, held uncredited (the window closes
+   * as it fills, so the peer is flow-controlled rather than dropped). */
+  struct pbuf **held;
+  uint16_t nheld, capheld;
 };
 
 /* Handle table (wasm/handles.c). */

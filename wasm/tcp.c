@@ -8,6 +8,8 @@
  *
  * - accept != established: an accepted pcb is put on hold with
  *   tcp_backlog_delayed() and gets no data delivered until lw_tcp_mark_active.
+ *   Data that arrives meanwhile is accepted but not credited (held): the
+ *   window closes as it fills, so the peer waits instead of losing segments.
  * - Receive credit ("A-route"): delivered data is copied out and credited with
  *   tcp_recved() at once. While delivery is off, the recv callback answers
  *   ERR_MEM, so lwIP keeps the data as refused data and drops further
@@ -109,8 +111,29 @@ static void detach(struct lw_entry *e) {
   e->pcb = NULL;
 }
 
+static void free_held(struct lw_entry *e) {
+  for (uint16_t i = 0; i < e->nheld; i++) pbuf_free(e->held[i]);
+  free(e->held);
+  e->held = NULL;
+  e->nheld = e->capheld = 0;
+}
+
+static int hold(struct lw_entry *e, struct pbuf *p) {
+  if (e->nheld == e->capheld) {
+    uint32_t grown = e->capheld ? e->capheld * 2u : 8u;
+    if (grown > 0xFFFF) return 0;
+    struct pbuf **h = realloc(e->held, grown * sizeof *h);
+    if (!h) return 0;
+    e->held = h;
+    e->capheld = (uint16_t)grown;
+  }
+  e->held[e->nheld++] = p;
+  return 1;
+}
+
 static void terminate(struct lw_entry *e, enum lw_reason reason, enum lw_cause cause) {
   int32_t h = lw_handle_of(e);
+  free_held(e);
   detach(e);
   lw_handle_release(h);
   js_event(LW_EV_TERMINATED, h, reason, cause);
@@ -185,6 +208,8 @@ static int deliverable(const struct lw_entry *e) {
          !(e->flags & LW_F_CLOSING);
 }
 
+static void deliver(struct lw_entry *e, int32_t h, struct tcp_pcb *pcb, struct pbuf *p);
+
 static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err) {
   (void)err;
   int32_t h = (int32_t)(intptr_t)arg;
@@ -205,7 +230,17 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err) 
     }
     return ERR_OK;
   }
+  if (!(e->flags & LW_F_ACTIVE) && !(e->flags & LW_F_CLOSING)) {
+    if (hold(e, p)) return ERR_OK; /* not credited: the window closes */
+    return ERR_MEM;
+  }
   if (!deliverable(e)) return ERR_MEM; /* lwIP keeps it as refused data */
+  deliver(e, h, pcb, p);
+  return ERR_OK;
+}
+
+static void deliver(struct lw_entry *e, int32_t h, struct tcp_pcb *pcb, struct pbuf *p) {
+  (void)e;
   u16_t tot = p->tot_len;
   if (p->len == tot) {
     js_recv(h, p->payload, tot);
@@ -214,13 +249,28 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err) 
   }
   tcp_recved(pcb, tot);
   pbuf_free(p);
-  return ERR_OK;
 }
 
 /* Redelivers refused data and a held FIN once delivery is allowed again. */
 static void resume(struct lw_entry *e) {
   struct tcp_pcb *pcb = e->pcb;
   int32_t h = lw_handle_of(e);
+  if (e->nheld) {
+    /* Delivery order: held data (pre-active) came before any refused data. */
+    uint16_t n = e->nheld;
+    struct pbuf **held = e->held;
+    e->held = NULL;
+    e->nheld = e->capheld = 0;
+    for (uint16_t i = 0; i < n; i++) {
+      if (lw_handle_get(h) == e && e->pcb == pcb) {
+        deliver(e, h, pcb, held[i]);
+      } else {
+        pbuf_free(held[i]);
+      }
+    }
+    free(held);
+    if (lw_handle_get(h) != e || e->pcb != pcb) return;
+  }
   int had_refused = pcb->refused_data != NULL;
   if (had_refused) {
     if (tcp_process_refused_data(pcb) == ERR_ABRT) return;

@@ -29,7 +29,11 @@ export interface Clock {
   hold(): () => void;
 }
 
-/** Host time. Timers do not keep a Node process alive on their own. */
+/**
+ * Host time. A pending lwIP timer keeps a Node process alive, as a socket
+ * would; lwIP has timers only while connections exist (an idle stack or a
+ * bare listener has none), and close() cancels them.
+ */
 export class RealClock implements Clock {
   readonly #origin = performance.now();
   readonly #timers = new Map<TimerClient, { at: number; id: ReturnType<typeof setTimeout> }>();
@@ -51,7 +55,6 @@ export class RealClock implements Clock {
       },
       Math.max(0, Math.ceil(at - this.now())),
     );
-    (id as { unref?: () => void }).unref?.();
     this.#timers.set(client, { at, id });
   }
 

@@ -11,9 +11,20 @@ import type { Cidr } from './address.js';
 import type { Clock } from './clock.js';
 import type { StackHost } from './host.js';
 import { StackError } from './errors.js';
+import { rethrowLater } from '../util/emitter.js';
 
 /** Receives outgoing packets, in order, in batches. */
 export type OutputReceiver = (packets: Uint8Array[]) => void;
+
+/**
+ * Observes every packet crossing an interface (for captures and traces):
+ * 'in' as input() takes it, before the stack sees it; 'out' as it is handed
+ * to the receiver (also when no receiver is set). The packet is shared with
+ * the sender or the receiver: read it during the call, copy it to keep it,
+ * never modify it. A tap that throws is reported asynchronously and does not
+ * disturb the packet's way.
+ */
+export type PacketTap = (packet: Uint8Array, direction: 'in' | 'out') => void;
 
 /** Options of Stack.addInterface. */
 export interface InterfaceOptions {
@@ -52,6 +63,7 @@ export class NetInterface {
   };
   readonly #host: StackHost;
   #receiver: OutputReceiver | undefined;
+  #taps: PacketTap[] = [];
   #pending: Uint8Array[] = [];
   #removed = false;
 
@@ -71,6 +83,7 @@ export class NetInterface {
     if (this.#removed) return;
     this.counters.packetsIn++;
     this.counters.bytesIn += packet.length;
+    this.#tap(packet, 'in');
     this.#host.call('NetInterface.input', (x, rt) => {
       const ptr = rt.copyIn(packet);
       x.lw_netif_input(this.id, ptr, packet.length);
@@ -108,6 +121,7 @@ export class NetInterface {
   }
 
   #inputBatch(packets: readonly Uint8Array[], start: number, end: number, size: number): void {
+    if (this.#taps.length > 0) for (let i = start; i < end; i++) this.#tap(packets[i]!, 'in');
     this.#host.call('NetInterface.inputMany', (x, rt) => {
       const ptr = rt.scratch(size);
       const mem = rt.u8();
@@ -134,6 +148,26 @@ export class NetInterface {
     if (receiver !== undefined && typeof receiver !== 'function')
       throw StackError.invalidArgument('NetInterface.onOutput', 'receiver', 'must be a function');
     this.#receiver = receiver;
+  }
+
+  /** Adds a tap that sees every packet in and out, in order; returns the function that removes it. */
+  addTap(tap: PacketTap): () => void {
+    if (typeof tap !== 'function')
+      throw StackError.invalidArgument('NetInterface.addTap', 'tap', 'must be a function');
+    this.#taps = [...this.#taps, tap];
+    return () => {
+      this.#taps = this.#taps.filter((t) => t !== tap);
+    };
+  }
+
+  #tap(packet: Uint8Array, direction: 'in' | 'out'): void {
+    for (const tap of this.#taps) {
+      try {
+        tap(packet, direction);
+      } catch (error) {
+        rethrowLater(error);
+      }
+    }
   }
 
   /** Detaches the interface from the stack; later input is ignored. */
@@ -167,6 +201,7 @@ export class NetInterface {
     if (this.#pending.length === 0) return;
     const batch = this.#pending;
     this.#pending = [];
+    if (this.#taps.length > 0) for (const p of batch) this.#tap(p, 'out');
     if (!this.#receiver || this.#removed) {
       this.counters.outputDropped += batch.length;
       return;
