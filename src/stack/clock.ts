@@ -45,7 +45,9 @@ export class RealClock implements Clock {
   schedule(client: TimerClient, at: number): void {
     const existing = this.#timers.get(client);
     if (existing) {
-      if (existing.at === at) return;
+      // An earlier wake-up is harmless (the client re-arms after firing);
+      // keeping it saves a clearTimeout/setTimeout pair on every call.
+      if (existing.at <= at) return;
       clearTimeout(existing.id);
     }
     const id = setTimeout(
