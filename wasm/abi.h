@@ -143,10 +143,15 @@ LW_EXPORT int32_t lw_netif_add(uint32_t ip4, int32_t prefix4, const uint8_t *ip6
 LW_EXPORT int32_t lw_netif_remove(int32_t netif);
 /* One raw IPv4/IPv6 packet; copied before this returns. 0 or an error. */
 LW_EXPORT int32_t lw_netif_input(int32_t netif, const uint8_t *ptr, int32_t len);
-/* `count` packets packed as [u32 little-endian length][bytes] back to back
- * in [ptr, ptr+size). Returns the number of packets taken. */
-LW_EXPORT int32_t lw_netif_input_batch(int32_t netif, const uint8_t *ptr, int32_t size,
-                                       int32_t count);
+/* Batch input without an extra copy, in two steps. lw_input_reserve
+ * allocates one pbuf per packet (lengths: `count` uint32 at `lens`) and
+ * writes each payload address to `ptrs` (0 where the length is out of
+ * 1..65535 or memory ran out); JavaScript then copies the packets straight
+ * into place (memory may have grown: refresh views) and lw_input_commit
+ * hands them to interface `netif` in order. A new reservation gives back an
+ * uncommitted one. Returns count, or an error (the pbufs are freed). */
+LW_EXPORT int32_t lw_input_reserve(const uint32_t *lens, uint32_t *ptrs, int32_t count);
+LW_EXPORT int32_t lw_input_commit(int32_t netif, int32_t count);
 
 /* ---- exports: TCP (wasm/tcp.c) ---- */
 

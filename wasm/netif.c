@@ -179,24 +179,57 @@ LW_EXPORT int32_t lw_netif_input(int32_t id, const uint8_t *ptr, int32_t len) {
   return 0;
 }
 
-LW_EXPORT int32_t lw_netif_input_batch(int32_t id, const uint8_t *ptr, int32_t size,
-                                       int32_t count) {
-  struct lw_netif *n = get(id);
-  if (!n) return LW_ERR_BADARG;
-  if (!ptr || size < 0 || count < 0) return LW_ERR_BADARG;
-  int32_t off = 0, taken = 0;
-  lw_enter();
-  while (taken < count && size - off >= 4) {
-    uint32_t len;
-    memcpy(&len, ptr + off, 4);
-    off += 4;
-    if (len > (uint32_t)(size - off)) break;
-    input_one(n, ptr + off, (int32_t)len);
-    off += (int32_t)len;
-    taken++;
+/* Pbufs handed out by lw_input_reserve and not yet committed. */
+static struct pbuf **reserved;
+static int32_t nreserved, capreserved;
+
+static void drop_reserved(void) {
+  for (int32_t i = 0; i < nreserved; i++)
+    if (reserved[i]) pbuf_free(reserved[i]);
+  nreserved = 0;
+}
+
+LW_EXPORT int32_t lw_input_reserve(const uint32_t *lens, uint32_t *ptrs, int32_t count) {
+  if (!lens || !ptrs || count < 0) return LW_ERR_BADARG;
+  drop_reserved(); /* a reservation never committed is given back */
+  if (count > capreserved) {
+    int32_t grown = count < 64 ? 64 : count;
+    struct pbuf **r = realloc(reserved, (size_t)grown * sizeof *r);
+    if (!r) return 0;
+    reserved = r;
+    capreserved = grown;
   }
+  for (int32_t i = 0; i < count; i++) {
+    uint32_t len = lens[i];
+    struct pbuf *p = NULL;
+    if (len >= 1 && len <= 65535) p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM);
+    reserved[nreserved++] = p;
+    ptrs[i] = p ? (uint32_t)(uintptr_t)p->payload : 0;
+  }
+  return count;
+}
+
+LW_EXPORT int32_t lw_input_commit(int32_t id, int32_t count) {
+  struct lw_netif *n = get(id);
+  if (!n || count != nreserved) {
+    drop_reserved();
+    return LW_ERR_BADARG;
+  }
+  lw_enter();
+  for (int32_t i = 0; i < count; i++) {
+    struct pbuf *p = reserved[i];
+    reserved[i] = NULL;
+    in_packets++;
+    if (!p) {
+      in_dropped++;
+      continue;
+    }
+    if (is_fragment(p->payload, p->tot_len)) note_fragment();
+    if (n->netif.input(p, &n->netif) != ERR_OK) pbuf_free(p);
+  }
+  nreserved = 0;
   lw_leave();
-  return taken;
+  return count;
 }
 
 void lw_netif_count_stats(uint32_t *out) {

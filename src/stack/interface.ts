@@ -4,8 +4,10 @@
  * link, a TUN device, a simulator) is the caller's business.
  *
  * Ownership: every packet handed to the receiver is a fresh copy the
- * receiver owns; it never aliases WASM memory. input() copies too, so the
- * caller may reuse its buffer as soon as input() returns.
+ * receiver owns; it never aliases WASM memory and never changes. Small
+ * packets are views into a pooled buffer shared with other packets, so to
+ * transfer one to a worker, transfer `packet.slice().buffer`. input() copies
+ * too, so the caller may reuse its buffer as soon as input() returns.
  */
 import type { Cidr } from './address.js';
 import type { Clock } from './clock.js';
@@ -46,7 +48,7 @@ export interface InterfaceCounters {
   outputDropped: number;
 }
 
-const BATCH_BYTES = 1 << 20;
+const BATCH_PACKETS = 1024;
 
 export class NetInterface {
   /** The stack's id for this interface. */
@@ -98,44 +100,41 @@ export class NetInterface {
         'packets',
         'must be an array of Uint8Array',
       );
-    if (this.#removed) return;
-    let start = 0;
-    while (start < packets.length) {
-      let size = 0;
-      let end = start;
-      while (end < packets.length) {
-        const p = packets[end]!;
-        if (!(p instanceof Uint8Array))
-          throw StackError.invalidArgument(
-            'NetInterface.inputMany',
-            `packets[${end}]`,
-            'must be a Uint8Array',
-          );
-        if (end > start && size + 4 + p.length > BATCH_BYTES) break;
-        size += 4 + p.length;
-        end++;
-      }
-      this.#inputBatch(packets, start, end, size);
-      start = end;
+    for (let i = 0; i < packets.length; i++) {
+      if (!(packets[i] instanceof Uint8Array))
+        throw StackError.invalidArgument(
+          'NetInterface.inputMany',
+          `packets[${i}]`,
+          'must be a Uint8Array',
+        );
+    }
+    if (this.#removed || packets.length === 0) return;
+    if (this.#taps.length > 0) for (const p of packets) this.#tap(p, 'in');
+    for (let start = 0; start < packets.length; start += BATCH_PACKETS) {
+      this.#inputBatch(packets, start, Math.min(packets.length, start + BATCH_PACKETS));
     }
   }
 
-  #inputBatch(packets: readonly Uint8Array[], start: number, end: number, size: number): void {
-    if (this.#taps.length > 0) for (let i = start; i < end; i++) this.#tap(packets[i]!, 'in');
+  /** Copies packets straight into pbufs the glue reserved (wasm/abi.h, lw_input_reserve). */
+  #inputBatch(packets: readonly Uint8Array[], start: number, end: number): void {
+    const count = end - start;
     this.#host.call('NetInterface.inputMany', (x, rt) => {
-      const ptr = rt.scratch(size);
-      const mem = rt.u8();
-      const view = new DataView(mem.buffer);
-      let off = ptr;
-      for (let i = start; i < end; i++) {
-        const p = packets[i]!;
-        view.setUint32(off, p.length, true);
-        mem.set(p, off + 4);
-        off += 4 + p.length;
+      const base = rt.scratch(count * 8);
+      let words = rt.u32();
+      for (let i = 0; i < count; i++) {
+        const p = packets[start + i]!;
+        words[(base >>> 2) + i] = p.length;
         this.counters.packetsIn++;
         this.counters.bytesIn += p.length;
       }
-      x.lw_netif_input_batch(this.id, ptr, size, end - start);
+      x.lw_input_reserve(base, base + count * 4, count);
+      const mem = rt.u8(); // the reservation may have grown memory
+      words = rt.u32();
+      for (let i = 0; i < count; i++) {
+        const ptr = words[(base >>> 2) + count + i]!;
+        if (ptr !== 0) mem.set(packets[start + i]!, ptr);
+      }
+      x.lw_input_commit(this.id, count);
     });
   }
 

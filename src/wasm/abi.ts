@@ -19,7 +19,8 @@ export interface LwipExports {
   lw_netif_add(ip4: number, prefix4: number, ip6: number, prefix6: number, mtu: number): number;
   lw_netif_remove(netif: number): number;
   lw_netif_input(netif: number, ptr: number, len: number): number;
-  lw_netif_input_batch(netif: number, ptr: number, size: number, count: number): number;
+  lw_input_reserve(lens: number, ptrs: number, count: number): number;
+  lw_input_commit(netif: number, count: number): number;
   lw_tcp_listen(family: number, addr: number, port: number, backlog: number): number;
   lw_tcp_connect(
     family: number,

@@ -11,6 +11,8 @@ import { WASI } from '@bjorn3/browser_wasi_shim';
 import { LwStat, type LwipExports, type LwSink } from './abi.js';
 
 const decoder = new TextDecoder();
+const SLAB_SIZE = 256 * 1024;
+const SLAB_MAX_PIECE = 16 * 1024;
 
 export class LwipRuntime {
   readonly exports: LwipExports;
@@ -19,6 +21,8 @@ export class LwipRuntime {
   #scratch = 0;
   #scratchSize = 0;
   #out: number;
+  #slab = new Uint8Array(SLAB_SIZE);
+  #slabUsed = 0;
 
   private constructor(exports: LwipExports) {
     this.exports = exports;
@@ -30,15 +34,14 @@ export class LwipRuntime {
   /** Instantiates the module; `sink` receives everything the imports report. */
   static async create(module: WebAssembly.Module, sink: LwSink): Promise<LwipRuntime> {
     let runtime: LwipRuntime | undefined;
-    const bytes = () => runtime!.u8();
     const env = {
       js_now: () => sink.now() >>> 0,
       js_output: (netif: number, ptr: number, len: number) =>
-        sink.output(netif, bytes().slice(ptr, ptr + len)),
+        sink.output(netif, runtime!.copyOut(ptr, len)),
       js_event: (kind: number, handle: number, a: number, b: number) =>
         sink.event(kind, handle, a, b),
       js_recv: (handle: number, ptr: number, len: number) =>
-        sink.recv(handle, bytes().slice(ptr, ptr + len)),
+        sink.recv(handle, runtime!.copyOut(ptr, len)),
       js_fatal: (message: number, file: number, line: number) =>
         sink.fatal(`${runtime!.cString(message)} (${runtime!.cString(file)}:${line})`),
       emscripten_notify_memory_growth: () => runtime?.refreshViews(),
@@ -87,6 +90,27 @@ export class LwipRuntime {
       this.#scratchSize = want;
     }
     return this.#scratch;
+  }
+
+  /**
+   * Copies [ptr, ptr+len) out of WASM memory into memory the caller owns.
+   * Small copies are carved from a pooled slab (one allocation per 256 KiB
+   * instead of one per packet); a slab region is never reused, so the copy
+   * never changes. Because neighbours share the slab's ArrayBuffer, a user
+   * who wants to transfer a packet's buffer to a worker must slice() it.
+   */
+  copyOut(ptr: number, len: number): Uint8Array {
+    const mem = this.u8();
+    if (len > SLAB_MAX_PIECE) return mem.slice(ptr, ptr + len);
+    if (this.#slabUsed + len > SLAB_SIZE) {
+      this.#slab = new Uint8Array(SLAB_SIZE);
+      this.#slabUsed = 0;
+    }
+    const at = this.#slabUsed;
+    this.#slab.set(mem.subarray(ptr, ptr + len), at);
+    // Keep pieces 8-aligned so DataView/Uint32Array users are not surprised.
+    this.#slabUsed = (at + len + 7) & ~7;
+    return this.#slab.subarray(at, at + len);
   }
 
   /** Copies `data` into the scratch area and returns its address. */

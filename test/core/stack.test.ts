@@ -151,10 +151,11 @@ test('output packets are copies the receiver owns', async () => {
   seen[1]!.fill(0);
   assert.equal(seen[0], copy, 'one packet does not alias another');
   assert.ok(!(seen[0]!.buffer instanceof SharedArrayBuffer));
-  assert.ok(
-    seen[0]!.byteOffset === 0 && seen[0]!.buffer.byteLength === seen[0]!.length,
-    'own buffer',
-  );
+  // Much more traffic through the same WASM memory leaves the copy untouched.
+  for (let port = 100; port < 400; port++) s.connect({ address: '10.0.0.2', port });
+  await clock.settle();
+  assert.is(seen.length, 302);
+  assert.equal(seen[0], copy, 'a delivered packet never changes');
   s.close();
 });
 
