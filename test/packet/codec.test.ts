@@ -57,7 +57,10 @@ checksum('RFC 1071 worked example: 0001 f203 f4f5 f6f7 sums to ddf2, checksum 22
 });
 
 checksum('an odd trailing byte is padded with zero', () => {
-  assert.is(internetChecksum(hex('0001f203f4f5f6f7ab')), internetChecksum(hex('0001f203f4f5f6f7ab00')));
+  assert.is(
+    internetChecksum(hex('0001f203f4f5f6f7ab')),
+    internetChecksum(hex('0001f203f4f5f6f7ab00')),
+  );
 });
 
 checksum('a crafted IPv4 header checks to zero', () => {
@@ -78,7 +81,7 @@ checksum('a crafted TCP segment checks to zero with its pseudo-header, both IP v
 
 checksum('a wrong source address breaks the TCP checksum (the pseudo-header is covered)', () => {
   const p = syn4();
-  p[15] ^= 1; // last byte of the source address
+  p[15] = p[15]! ^ 1; // last byte of the source address
   p[11] = p[10] = 0; // fix the IP header checksum so only TCP is wrong
   const sum = internetChecksum(p.subarray(0, 20));
   p[10] = sum >> 8;
@@ -151,14 +154,30 @@ codec('IPv6 TCP round trip, addresses in RFC 5952 text', () => {
 
 codec('sequence numbers wrap modulo 2^32', () => {
   const s = parsePacket(
-    craftTcp({ src: '10.0.0.1', dst: '10.0.0.2', srcPort: 1, dstPort: 2, seq: 2 ** 32 + 5, ack: -1, flags: 'A' }),
+    craftTcp({
+      src: '10.0.0.1',
+      dst: '10.0.0.2',
+      srcPort: 1,
+      dstPort: 2,
+      seq: 2 ** 32 + 5,
+      ack: -1,
+      flags: 'A',
+    }),
   )!;
   assert.is(s.tcp!.seq, 5);
   assert.is(s.tcp!.ack, 0xffffffff);
 });
 
 codec('badChecksum gives a segment whose checksum is reported wrong', () => {
-  const p = craftTcp({ src: '10.0.0.1', dst: '10.0.0.2', srcPort: 1, dstPort: 2, seq: 1, flags: 'S', badChecksum: true });
+  const p = craftTcp({
+    src: '10.0.0.1',
+    dst: '10.0.0.2',
+    srcPort: 1,
+    dstPort: 2,
+    seq: 1,
+    flags: 'S',
+    badChecksum: true,
+  });
   assert.is(parsePacket(p)!.tcp!.checksumOk, false);
 });
 
@@ -168,9 +187,17 @@ codec('ICMP and ICMPv6 echo round trips with correct checksums', () => {
     ['fd00::1', 'fd00::2', 128, 129],
   ] as const) {
     for (const reply of [false, true]) {
-      const s = parsePacket(craftIcmpEcho({ src, dst, id: 0xbeef, seq: 3, payload: 'ping', reply }))!;
+      const s = parsePacket(
+        craftIcmpEcho({ src, dst, id: 0xbeef, seq: 3, payload: 'ping', reply }),
+      )!;
       assert.equal(
-        { type: s.icmp!.type, code: s.icmp!.code, id: s.icmp!.id, seq: s.icmp!.seq, ok: s.icmp!.checksumOk },
+        {
+          type: s.icmp!.type,
+          code: s.icmp!.code,
+          id: s.icmp!.id,
+          seq: s.icmp!.seq,
+          ok: s.icmp!.checksumOk,
+        },
         { type: reply ? rep : req, code: 0, id: 0xbeef, seq: 3, ok: true },
       );
       assert.is(new TextDecoder().decode(s.payload), 'ping');
@@ -198,7 +225,14 @@ codec('IPv4 header options are skipped and trailing link padding is ignored', ()
 });
 
 codec('IPv6 extension headers are walked to the TCP header', () => {
-  const inner = craftTcp({ src: 'fd00::1', dst: 'fd00::2', srcPort: 5, dstPort: 6, seq: 1, flags: 'S' });
+  const inner = craftTcp({
+    src: 'fd00::1',
+    dst: 'fd00::2',
+    srcPort: 5,
+    dstPort: 6,
+    seq: 1,
+    flags: 'S',
+  });
   const ext = new Uint8Array(inner.length + 8);
   ext.set(inner.subarray(0, 40));
   ext[6] = 60; // Destination Options header first
@@ -230,9 +264,25 @@ codec('craft errors name the field', () => {
   assert.throws(() => craftTcp({ ...base, flags: 'SX' }), /unknown letter 'X'/);
   assert.throws(() => craftTcp({ ...base, dst: 'fd00::2', flags: 'S' }), /same IP version/);
   assert.throws(() => craftTcp({ ...base, srcPort: 70000, flags: 'S' }), /srcPort/);
-  assert.throws(() => craftTcp({ ...base, src: '10.0.0.256', flags: 'S' }), /src is not an IP address/);
   assert.throws(
-    () => craftTcp({ ...base, flags: 'S', options: { sack: [[1, 2], [3, 4], [5, 6], [7, 8], [9, 10]] } }),
+    () => craftTcp({ ...base, src: '10.0.0.256', flags: 'S' }),
+    /src is not an IP address/,
+  );
+  assert.throws(
+    () =>
+      craftTcp({
+        ...base,
+        flags: 'S',
+        options: {
+          sack: [
+            [1, 2],
+            [3, 4],
+            [5, 6],
+            [7, 8],
+            [9, 10],
+          ],
+        },
+      }),
     /at most 40/,
   );
 });
@@ -251,13 +301,28 @@ describe('a SYN reads like tcpdump', () => {
 });
 
 describe('data with ACK shows the sequence range and ack', () => {
-  const p = craftTcp({ src: 'fd00::1', dst: 'fd00::2', srcPort: 80, dstPort: 5000, seq: 100, ack: 7, flags: 'PA', window: 512, payload: 'abcd' });
-  assert.is(describePacket(p), 'fd00::1.80 > fd00::2.5000: Flags [P.], seq 100:104, ack 7, win 512, length 4');
+  const p = craftTcp({
+    src: 'fd00::1',
+    dst: 'fd00::2',
+    srcPort: 80,
+    dstPort: 5000,
+    seq: 100,
+    ack: 7,
+    flags: 'PA',
+    window: 512,
+    payload: 'abcd',
+  });
+  assert.is(
+    describePacket(p),
+    'fd00::1.80 > fd00::2.5000: Flags [P.], seq 100:104, ack 7, win 512, length 4',
+  );
 });
 
 describe('ICMP echo, bad checksums and garbage', () => {
   assert.is(
-    describePacket(craftIcmpEcho({ src: '10.0.0.2', dst: '10.0.0.1', id: 1, seq: 2, payload: 'abc' })),
+    describePacket(
+      craftIcmpEcho({ src: '10.0.0.2', dst: '10.0.0.1', id: 1, seq: 2, payload: 'abc' }),
+    ),
     '10.0.0.2 > 10.0.0.1: ICMP echo request, id 1, seq 2, length 11',
   );
   assert.is(
@@ -265,7 +330,17 @@ describe('ICMP echo, bad checksums and garbage', () => {
     'fd00::1 > fd00::2: ICMP6, echo reply, id 1, seq 2, length 8',
   );
   assert.match(
-    describePacket(craftTcp({ src: '10.0.0.1', dst: '10.0.0.2', srcPort: 1, dstPort: 2, seq: 1, flags: 'R', badChecksum: true })),
+    describePacket(
+      craftTcp({
+        src: '10.0.0.1',
+        dst: '10.0.0.2',
+        srcPort: 1,
+        dstPort: 2,
+        seq: 1,
+        flags: 'R',
+        badChecksum: true,
+      }),
+    ),
     /Flags \[R\].*\[bad tcp cksum\]$/,
   );
   assert.is(describePacket(new Uint8Array([1, 2, 3])), 'unparseable packet (3 bytes)');
@@ -300,7 +375,11 @@ match('a matching packet passes and comes back parsed', () => {
 
 match('a mismatch throws naming every wrong field and the packet', () => {
   try {
-    expectPacket(synAck, ipv4({ dst: '10.0.0.3' }), tcp({ flags: 'R', ack: 1000, window: (w) => w === 0 }));
+    expectPacket(
+      synAck,
+      ipv4({ dst: '10.0.0.3' }),
+      tcp({ flags: 'R', ack: 1000, window: (w) => w === 0 }),
+    );
     assert.unreachable('should have thrown');
   } catch (error) {
     assert.instance(error, PacketMismatchError);
@@ -333,7 +412,15 @@ match('an option given as undefined must be absent', () => {
 });
 
 match('tcp() rejects a bad checksum unless told otherwise', () => {
-  const bad = craftTcp({ src: '10.0.0.1', dst: '10.0.0.2', srcPort: 1, dstPort: 2, seq: 1, flags: 'S', badChecksum: true });
+  const bad = craftTcp({
+    src: '10.0.0.1',
+    dst: '10.0.0.2',
+    srcPort: 1,
+    dstPort: 2,
+    seq: 1,
+    flags: 'S',
+    badChecksum: true,
+  });
   assert.equal(mismatches(bad, tcp({ flags: 'S' })), ['tcp.checksumOk is false, expected true']);
   assert.ok(matches(bad, tcp({ flags: 'S', checksumOk: false })));
 });
@@ -348,7 +435,15 @@ match('version, protocol and payload expectations', () => {
 });
 
 match('expected seq and ack wrap modulo 2^32', () => {
-  const p = craftTcp({ src: '10.0.0.1', dst: '10.0.0.2', srcPort: 1, dstPort: 2, seq: 0, ack: 0, flags: 'A' });
+  const p = craftTcp({
+    src: '10.0.0.1',
+    dst: '10.0.0.2',
+    srcPort: 1,
+    dstPort: 2,
+    seq: 0,
+    ack: 0,
+    flags: 'A',
+  });
   assert.ok(matches(p, tcp({ seq: 0xffffffff + 1, ack: 2 ** 32 })));
 });
 
@@ -368,7 +463,16 @@ const garbage = suite('garbage never throws');
 const samples = (): Uint8Array[] => [
   syn4(),
   synAck,
-  craftTcp({ src: 'fd00::1', dst: 'fd00::2', srcPort: 1, dstPort: 2, seq: 1, flags: 'PA', payload: 'data', options: { timestamp: [1, 2] } }),
+  craftTcp({
+    src: 'fd00::1',
+    dst: 'fd00::2',
+    srcPort: 1,
+    dstPort: 2,
+    seq: 1,
+    flags: 'PA',
+    payload: 'data',
+    options: { timestamp: [1, 2] },
+  }),
   craftIcmpEcho({ src: '10.0.0.1', dst: '10.0.0.2', id: 1, seq: 1, payload: 'abc' }),
   craftIcmpEcho({ src: 'fd00::1', dst: 'fd00::2', id: 1, seq: 1 }),
 ];
@@ -387,8 +491,8 @@ garbage('random bytes: undefined or a packet, never an exception', () => {
   for (let i = 0; i < 20000; i++) {
     const b = new Uint8Array(Math.floor(rnd() * 120));
     for (let j = 0; j < b.length; j++) b[j] = Math.floor(rnd() * 256);
-    // Bias half of them towards a plausible version nibble so deeper paths run.
-    if (i % 2 === 0 && b.length > 0) b[0] = (i % 4 === 0 ? 0x45 : 0x60) | (b[0]! & 0x0f & (i % 4 === 0 ? 0 : 0xff));
+    // Make half of them start like an IPv4 or IPv6 header so the deeper paths run too.
+    if (i % 2 === 0 && b.length > 0) b[0] = i % 4 === 0 ? 0x45 : 0x60 | (b[0]! & 0x0f);
     poke(b);
     if (parsePacket(b)) parsed++;
   }

@@ -17,8 +17,12 @@ test.after.each((ctx) => {
   ctx.r.close();
 });
 
-test('IPv4: an echo request to the interface address gets a reply with the same id, seq and data', async ({ r }) => {
-  r.probe.inject(craftIcmpEcho({ src: V4.peer, dst: V4.stack, id: 0x1234, seq: 7, payload: 'ping v4' }));
+test('IPv4: an echo request to the interface address gets a reply with the same id, seq and data', async ({
+  r,
+}) => {
+  r.probe.inject(
+    craftIcmpEcho({ src: V4.peer, dst: V4.stack, id: 0x1234, seq: 7, payload: 'ping v4' }),
+  );
   const reply = await r.probe.expectNext(
     ipv4({ src: V4.stack, dst: V4.peer }),
     icmpEcho({ reply: true, id: 0x1234, seq: 7, payload: 'ping v4' }),
@@ -28,7 +32,9 @@ test('IPv4: an echo request to the interface address gets a reply with the same 
 });
 
 test('IPv6: an echo request to the interface address gets an ICMPv6 reply', async ({ r }) => {
-  r.probe.inject(craftIcmpEcho({ src: V6.peer, dst: V6.stack, id: 42, seq: 1, payload: 'ping v6' }));
+  r.probe.inject(
+    craftIcmpEcho({ src: V6.peer, dst: V6.stack, id: 42, seq: 1, payload: 'ping v6' }),
+  );
   await r.probe.expectNext(
     ipv6({ src: V6.stack, dst: V6.peer }),
     icmpEcho({ reply: true, id: 42, seq: 1, payload: 'ping v6' }),
@@ -39,7 +45,8 @@ test('IPv6: an echo request to the interface address gets an ICMPv6 reply', asyn
 test('a burst of requests is answered in order', async ({ r }) => {
   for (let seq = 1; seq <= 5; seq++)
     r.probe.inject(craftIcmpEcho({ src: V4.peer, dst: V4.stack, id: 1, seq }));
-  for (let seq = 1; seq <= 5; seq++) await r.probe.expectNext(icmpEcho({ reply: true, id: 1, seq }));
+  for (let seq = 1; seq <= 5; seq++)
+    await r.probe.expectNext(icmpEcho({ reply: true, id: 1, seq }));
 });
 
 test('a request with a bad checksum is dropped (both versions)', async ({ r }) => {

@@ -17,47 +17,56 @@ listen.before.each(async (ctx) => {
 });
 listen.after.each((ctx) => ctx.r.close());
 
-listen('IPv4: SYN-ACK acknowledges isn+1, offers MSS 1460 (MTU 1500) and window scale 7', async ({ r }) => {
-  listenActive(r.stack, 80);
-  const peer = new Peer(r.probe, V4, 40000, 80, 1000);
-  peer.send('S', { options: { mss: 1460, wscale: 7 } });
-  await r.probe.expectNext(
-    ipv4({ src: V4.stack, dst: V4.peer }),
-    tcp({
-      srcPort: 80,
-      dstPort: 40000,
-      flags: 'SA',
-      ack: 1001,
-      window: (w) => w > 0,
-      options: { mss: 1460, wscale: 7 },
-    }),
-  );
-});
+listen(
+  'IPv4: SYN-ACK acknowledges isn+1, offers MSS 1460 (MTU 1500) and window scale 7',
+  async ({ r }) => {
+    listenActive(r.stack, 80);
+    const peer = new Peer(r.probe, V4, 40000, 80, 1000);
+    peer.send('S', { options: { mss: 1460, wscale: 7 } });
+    await r.probe.expectNext(
+      ipv4({ src: V4.stack, dst: V4.peer }),
+      tcp({
+        srcPort: 80,
+        dstPort: 40000,
+        flags: 'SA',
+        ack: 1001,
+        window: (w) => w > 0,
+        options: { mss: 1460, wscale: 7 },
+      }),
+    );
+  },
+);
 
-listen('IPv4: the final ACK completes the handshake and the listener gets the connection', async ({ r }) => {
-  const accepted = listenActive(r.stack, 80);
-  const peer = new Peer(r.probe, V4, 40001, 80);
-  await peer.handshake();
-  await r.probe.settle();
-  assert.is(accepted.length, 1);
-  const conn = accepted[0]!;
-  assert.equal(conn.peer, { family: 4, address: V4.peer, port: 40001 });
-  assert.is(conn.local.port, 80);
-  assert.is(conn.info().state, 'ESTABLISHED');
-  assert.is(conn.info().mss, 1460);
-  await r.probe.expectNone(1000);
-});
+listen(
+  'IPv4: the final ACK completes the handshake and the listener gets the connection',
+  async ({ r }) => {
+    const accepted = listenActive(r.stack, 80);
+    const peer = new Peer(r.probe, V4, 40001, 80);
+    await peer.handshake();
+    await r.probe.settle();
+    assert.is(accepted.length, 1);
+    const conn = accepted[0]!;
+    assert.equal(conn.peer, { family: 4, address: V4.peer, port: 40001 });
+    assert.is(conn.local.port, 80);
+    assert.is(conn.info().state, 'ESTABLISHED');
+    assert.is(conn.info().mss, 1460);
+    await r.probe.expectNone(1000);
+  },
+);
 
-listen('IPv6: SYN-ACK offers MSS 1440 (MTU 1500 less 60) and the handshake completes', async ({ r }) => {
-  const accepted = listenActive(r.stack, 443);
-  const peer = new Peer(r.probe, V6, 40002, 443);
-  const synAck = await peer.handshake();
-  assert.is(synAck.version, 6);
-  assert.equal(synAck.tcp!.options, { mss: 1440, wscale: 7 });
-  await r.probe.settle();
-  assert.is(accepted.length, 1);
-  assert.equal(accepted[0]!.peer, { family: 6, address: V6.peer, port: 40002 });
-});
+listen(
+  'IPv6: SYN-ACK offers MSS 1440 (MTU 1500 less 60) and the handshake completes',
+  async ({ r }) => {
+    const accepted = listenActive(r.stack, 443);
+    const peer = new Peer(r.probe, V6, 40002, 443);
+    const synAck = await peer.handshake();
+    assert.is(synAck.version, 6);
+    assert.equal(synAck.tcp!.options, { mss: 1440, wscale: 7 });
+    await r.probe.settle();
+    assert.is(accepted.length, 1);
+    assert.equal(accepted[0]!.peer, { family: 6, address: V6.peer, port: 40002 });
+  },
+);
 
 listen('the MSS follows the interface MTU', async () => {
   const r = await rig({ mtu: 1280 });
