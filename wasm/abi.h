@@ -127,6 +127,8 @@ enum lw_stat {
   LW_STAT_SYS_HEAP,           /* bytes in use in the whole C heap (mallinfo) */
   LW_STATS_WORDS
 };
+/* Memory limit for lwIP's heap in bytes (0 = none); applies from now on. */
+LW_EXPORT void lw_set_mem_limit(uint32_t limit);
 /* Connection limit (0 = none). Beyond it new connections get an RST. */
 LW_EXPORT void lw_set_max_connections(uint32_t max);
 /* Receive window and send buffer for connections created from now on,

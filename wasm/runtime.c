@@ -121,6 +121,8 @@ LW_EXPORT int32_t lw_timers_run(void) {
 
 LW_EXPORT int32_t lw_timers_next(void) { return sleeptime(); }
 
+LW_EXPORT void lw_set_mem_limit(uint32_t limit) { mem_limit = limit; }
+
 LW_EXPORT void *lw_buf_alloc(uint32_t size) { return malloc(size ? size : 1); }
 
 LW_EXPORT void lw_buf_free(void *ptr) { free(ptr); }

@@ -96,7 +96,7 @@ function splitSeed(seed: number | bigint | undefined): [number, number] {
 function checkSize(value: unknown, field: string, min: number, max: number): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
-    throw StackError.invalidArgument('Stack.create', field, `must be an integer in ${min}..${max}`);
+    throw StackError.invalidArgument('Stack', field, `must be an integer in ${min}..${max}`);
   return value;
 }
 
@@ -344,6 +344,19 @@ export class StackCore extends Emitter<CoreEvents> implements StackHost, LwSink,
     const iface = new NetInterface(this, id, mtu, v4, v6);
     this.#interfaces.set(id, iface);
     return iface;
+  }
+
+  /**
+   * Changes limits at run time (see StackOptions). Lowering a limit affects
+   * only what comes next: live connections and held memory stay.
+   */
+  setLimits(limits: { maxConnections?: number; memoryLimit?: number }): void {
+    const maxConnections = checkSize(limits.maxConnections, 'maxConnections', 0, 0x7fffffff);
+    const memoryLimit = checkSize(limits.memoryLimit, 'memoryLimit', 0, 0xffffffff);
+    this.call('Stack.setLimits', (x) => {
+      if (maxConnections !== undefined) x.lw_set_max_connections(maxConnections);
+      if (memoryLimit !== undefined) x.lw_set_mem_limit(memoryLimit);
+    });
   }
 
   /** Current figures; cheap enough for a status line, walks lwIP's pcb lists. */

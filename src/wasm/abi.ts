@@ -15,6 +15,7 @@ export interface LwipExports {
   lw_buf_free(ptr: number): void;
   lw_stats(out: number): number;
   lw_set_max_connections(max: number): void;
+  lw_set_mem_limit(limit: number): void;
   lw_set_tcp_buffers(wnd: number, sndbuf: number): void;
   lw_netif_add(ip4: number, prefix4: number, ip6: number, prefix6: number, mtu: number): number;
   lw_netif_remove(netif: number): number;
