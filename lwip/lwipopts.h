@@ -127,6 +127,10 @@ unsigned int lw_tcp_wnd_update_threshold(const struct tcp_pcb *pcb);
   lw_tcp_isn_hook(local_ip, local_port, remote_ip, remote_port)
 #define LWIP_RAND() lw_rand_u32()
 #define LWIP_RANDOMIZE_INITIAL_LOCAL_PORTS 1
+/* Transparent TCP (patch 0003): any destination on interfaces marked so. */
+#define LWIP_HOOK_IP4_ACCEPT_ANY(inp, iphdr) lw_ip4_accept_any(inp, iphdr)
+#define LWIP_HOOK_IP6_ACCEPT_ANY(inp, ip6hdr) lw_ip6_accept_any(inp, ip6hdr)
+#define LWIP_HOOK_TCP_INPUT_LISTENER(inp, dest, port) lw_tcp_transparent_listener(inp, dest, port)
 
 /* ---- debugging: LWIP_DEBUG stays undefined (its mere definition enables it) ---- */
 

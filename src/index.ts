@@ -30,7 +30,8 @@ export {
   type TcpConnectionEvents,
   type TcpConnectionInfo,
 } from './tcp/connection.js';
-export { TcpListener, type ConnectionHandler } from './tcp/listener.js';
+export { TcpListener, type ConnectionHandler, type SynHandler } from './tcp/listener.js';
+export { HeldSyn, type HeldSynEvents } from './tcp/held-syn.js';
 export { TerminationReason } from './tcp/reason.js';
 export type { TcpEndpoint } from './tcp/endpoint.js';
 export type { WasmSource } from './wasm/loader.js';

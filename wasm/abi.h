@@ -50,6 +50,7 @@ enum lw_event {
   LW_EV_FIN = 3,        /* peer sent FIN and every byte before it was delivered */
   LW_EV_WRITABLE = 4,   /* not-writable -> writable edge */
   LW_EV_TERMINATED = 5, /* a = lw_reason, b = lw_cause; the handle is stale after */
+  LW_EV_SYN = 6,        /* handle = listener, a = held connection handle (LW_LISTEN_HOLD_SYN) */
 };
 
 /* Why a connection ended; mirrors TerminationReason in TypeScript. */
@@ -143,6 +144,9 @@ LW_EXPORT void lw_set_tcp_buffers(uint32_t wnd, uint32_t sndbuf);
 LW_EXPORT int32_t lw_netif_add(uint32_t ip4, int32_t prefix4, const uint8_t *ip6,
                                int32_t prefix6, int32_t mtu);
 LW_EXPORT int32_t lw_netif_remove(int32_t netif);
+/* Marks an interface transparent: TCP to any unicast address is taken as
+ * local (see LW_LISTEN_TRANSPARENT). */
+LW_EXPORT int32_t lw_netif_set_transparent(int32_t netif, int32_t on);
 /* One raw IPv4/IPv6 packet; copied before this returns. 0 or an error. */
 LW_EXPORT int32_t lw_netif_input(int32_t netif, const uint8_t *ptr, int32_t len);
 /* Batch input without an extra copy, in two steps. lw_input_reserve
@@ -162,9 +166,25 @@ LW_EXPORT int32_t lw_input_commit(int32_t netif, int32_t count);
 
 /* Listens (family 0 and addr NULL: IPv4 and IPv6 at once). Returns the
  * listener handle or an error (ERR_USE: port in use). Port 0 picks one;
- * lw_tcp_info tells which. */
+ * lw_tcp_info tells which. Flags:
+ * - LW_LISTEN_TRANSPARENT: also take SYNs to any address and port arriving
+ *   on transparent interfaces that no other listener matches (one such
+ *   listener per stack; LW_ERR_STATE if there is one already);
+ * - LW_LISTEN_HOLD_SYN: answer no SYN at once; report it as LW_EV_SYN and
+ *   wait for lw_tcp_syn_answer. Held SYNs count in the backlog; lwIP drops
+ *   one that waits longer than its SYN_RCVD timeout (LW_EV_TERMINATED). */
+#define LW_LISTEN_TRANSPARENT 1
+#define LW_LISTEN_HOLD_SYN 2
 LW_EXPORT int32_t lw_tcp_listen(int32_t family, const uint8_t *addr, int32_t port,
-                                int32_t backlog);
+                                int32_t backlog, int32_t flags);
+/* Answers a held SYN: LW_SYN_ACCEPT sends the SYN-ACK (LW_EV_ACCEPT follows
+ * when the handshake completes, with the same handle); LW_SYN_REFUSE answers
+ * with RST (the peer sees "connection refused"); LW_SYN_DROP answers nothing.
+ * After refuse/drop, LW_EV_TERMINATED follows. */
+#define LW_SYN_ACCEPT 1
+#define LW_SYN_REFUSE 2
+#define LW_SYN_DROP 3
+LW_EXPORT int32_t lw_tcp_syn_answer(int32_t handle, int32_t action);
 /* Connects; returns the connection handle at once. The outcome arrives as
  * LW_EV_ACTIVE or LW_EV_TERMINATED (also for failures found at once: no
  * route, address in use, limits). A local address/port binds first. Only

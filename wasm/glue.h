@@ -25,6 +25,8 @@ enum lw_flag {
   LW_F_FIN_PENDING = 1 << 7,   /* peer FIN seen while delivery was held */
   LW_F_GONE = 1 << 8,          /* lwIP freed the pcb; termination pending */
   LW_F_WATCH_END = 1 << 9,     /* check at leave() whether the close finished */
+  LW_F_SYN_HELD = 1 << 10,     /* passive open waiting for lw_tcp_syn_answer */
+  LW_F_HOLD_SYNS = 1 << 11,    /* listener: hold every SYN (transparent proxying) */
 };
 
 struct lw_entry {
@@ -64,6 +66,7 @@ void lw_tcp_finish_pending(void);
 void lw_tcp_stats(uint32_t *out);
 
 /* Interfaces (wasm/netif.c). */
+int lw_netif_is_transparent(const struct netif *netif);
 void lw_netif_count_stats(uint32_t *out);
 
 #endif /* LWIP_WASM_GLUE_H */

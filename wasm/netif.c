@@ -7,6 +7,8 @@
 
 #include "glue.h"
 #include "lwip/ip.h"
+#include "lwip/prot/ip4.h"
+#include "lwip/prot/ip6.h"
 #include "lwip/netif.h"
 #include "lwip/ip4_frag.h"
 #include "lwip/ip6_frag.h"
@@ -17,8 +19,9 @@
 #define MAX_NETIFS 16
 
 struct lw_netif {
-  struct netif netif;
+  struct netif netif; /* first: lwIP's netif pointers are ours */
   int used;
+  int transparent; /* takes TCP for any destination (patch 0003) */
 };
 
 static struct lw_netif netifs[MAX_NETIFS];
@@ -55,6 +58,19 @@ static err_t init_netif(struct netif *netif) {
   netif->output_ip6 = output6;
   netif->flags = NETIF_FLAG_UP | NETIF_FLAG_LINK_UP;
   return ERR_OK;
+}
+
+int lw_netif_is_transparent(const struct netif *netif) {
+  return ((const struct lw_netif *)netif)->transparent;
+}
+
+int lw_ip4_accept_any(struct netif *inp, const struct ip_hdr *iphdr) {
+  return lw_netif_is_transparent(inp) && IPH_PROTO(iphdr) == IP_PROTO_TCP;
+}
+
+int lw_ip6_accept_any(struct netif *inp, const struct ip6_hdr *ip6hdr) {
+  return lw_netif_is_transparent(inp) && IP6H_NEXTH(ip6hdr) == IP6_NEXTH_TCP &&
+         !ip6_addr_ismulticast(ip6_current_dest_addr());
 }
 
 static struct lw_netif *get(int32_t id) {
@@ -95,6 +111,13 @@ LW_EXPORT int32_t lw_netif_add(uint32_t ip4, int32_t prefix4, const uint8_t *ip6
   if (!netif_default) netif_set_default(&n->netif);
   lw_leave();
   return id;
+}
+
+LW_EXPORT int32_t lw_netif_set_transparent(int32_t id, int32_t on) {
+  struct lw_netif *n = get(id);
+  if (!n) return LW_ERR_BADARG;
+  n->transparent = on ? 1 : 0;
+  return 0;
 }
 
 LW_EXPORT int32_t lw_netif_remove(int32_t id) {

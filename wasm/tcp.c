@@ -34,6 +34,7 @@ static uint32_t cfg_sndbuf = 1024 * 1024;
 static uint32_t conn_pcbs;      /* pcbs we count against max_connections */
 static uint32_t refused_limit;  /* connections refused by the limit */
 static uint8_t flat[65536];     /* flattens pbuf chains for js_recv */
+static struct tcp_pcb_listen *transparent_lpcb; /* LW_LISTEN_TRANSPARENT */
 
 /* Handles whose pcb lwIP freed without an error callback (yet). */
 static int32_t *pending;
@@ -90,6 +91,14 @@ u32_t lw_tcp_isn_hook(const ip_addr_t *local_ip, u16_t local_port, const ip_addr
   (void)remote_ip;
   (void)remote_port;
   return lw_rand_u32();
+}
+
+struct tcp_pcb_listen *lw_tcp_transparent_listener(struct netif *inp, const ip_addr_t *dest,
+                                                   u16_t port) {
+  (void)dest;
+  (void)port;
+  if (!transparent_lpcb || !inp || !lw_netif_is_transparent(inp)) return NULL;
+  return transparent_lpcb;
 }
 
 /* ---- termination ---- */
@@ -359,12 +368,35 @@ static err_t on_passive_open(u8_t id, struct tcp_pcb_listen *lpcb, struct tcp_pc
   uint32_t max = lw_tcp_wnd_max(cpcb);
   if (cpcb->rcv_wnd > max) cpcb->rcv_wnd = cpcb->rcv_ann_wnd = max;
   cpcb->snd_buf = cfg_sndbuf;
+  int32_t lh = (int32_t)(intptr_t)lpcb->callback_arg;
+  struct lw_entry *le = lw_handle_get(lh);
+  if (le && (le->flags & LW_F_HOLD_SYNS)) {
+    /* Hold the SYN (patch 0003): the application decides how to answer. */
+    int32_t h = lw_handle_new(LW_KIND_CONNECTION, cpcb);
+    if (h < 0) return ERR_MEM; /* lwIP abandons it; the peer retries */
+    struct lw_entry *e = lw_handle_get(h);
+    e->flags = LW_F_RECV_ENABLED | LW_F_SYN_HELD;
+    e->family = IP_IS_V6_VAL(cpcb->remote_ip) ? 6 : 4;
+    e->wnd = cfg_wnd;
+    e->sndbuf = cfg_sndbuf;
+    attach(cpcb, h);
+    js_event(LW_EV_SYN, lh, h, 0);
+    return ERR_INPROGRESS;
+  }
   return ERR_OK;
 }
 
 static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err) {
   if (err != ERR_OK || !pcb) return ERR_VAL;
-  int32_t lh = (int32_t)(intptr_t)arg;
+  int32_t lh = pcb->listener ? (int32_t)(intptr_t)pcb->listener->callback_arg : (int32_t)(intptr_t)arg;
+  struct lw_entry *held = entry_of_pcb(pcb);
+  if (held) {
+    /* A SYN we held and answered: same handle from SYN to connection. */
+    held->flags = (held->flags & ~LW_F_SYN_HELD) | LW_F_RECV_ENABLED | LW_F_WRITABLE;
+    tcp_backlog_delayed(pcb);
+    js_event(LW_EV_ACCEPT, lh, lw_handle_of(held), 0);
+    return ERR_OK;
+  }
   int32_t h = lw_handle_new(LW_KIND_CONNECTION, pcb);
   if (h < 0 || !lw_handle_get(lh)) {
     if (h >= 0) lw_handle_release(h);
@@ -435,9 +467,11 @@ LW_EXPORT void lw_set_tcp_buffers(uint32_t wnd, uint32_t sndbuf) {
 }
 
 LW_EXPORT int32_t lw_tcp_listen(int32_t family, const uint8_t *addr, int32_t port,
-                                int32_t backlog) {
+                                int32_t backlog, int32_t flags) {
   ip_addr_t ip;
   if (port < 0 || port > 65535 || !read_addr(family, addr, &ip)) return LW_ERR_BADARG;
+  if (flags & ~(LW_LISTEN_TRANSPARENT | LW_LISTEN_HOLD_SYN)) return LW_ERR_BADARG;
+  if ((flags & LW_LISTEN_TRANSPARENT) && (transparent_lpcb || family != 0)) return LW_ERR_STATE;
   if (backlog < 1) backlog = 1;
   if (backlog > 255) backlog = 255;
   lw_enter();
@@ -466,6 +500,8 @@ LW_EXPORT int32_t lw_tcp_listen(int32_t family, const uint8_t *addr, int32_t por
     goto out;
   }
   lw_handle_get(result)->family = (uint8_t)family;
+  if (flags & LW_LISTEN_HOLD_SYN) lw_handle_get(result)->flags |= LW_F_HOLD_SYNS;
+  if (flags & LW_LISTEN_TRANSPARENT) transparent_lpcb = (struct tcp_pcb_listen *)lpcb;
   tcp_arg(lpcb, (void *)(intptr_t)result);
   tcp_accept(lpcb, on_accept);
 out:
@@ -478,9 +514,39 @@ LW_EXPORT int32_t lw_tcp_listener_close(int32_t handle) {
   if (!e || e->kind != LW_KIND_LISTENER) return LW_ERR_STALE;
   lw_enter();
   struct tcp_pcb *pcb = e->pcb;
+  if ((struct tcp_pcb_listen *)pcb == transparent_lpcb) transparent_lpcb = NULL;
   detach(e);
   lw_handle_release(handle);
   tcp_close(pcb);
+  lw_leave();
+  return 0;
+}
+
+LW_EXPORT int32_t lw_tcp_syn_answer(int32_t handle, int32_t action) {
+  struct lw_entry *e = lw_handle_get(handle);
+  if (!e || e->kind != LW_KIND_CONNECTION || !e->pcb) return LW_ERR_STALE;
+  if (!(e->flags & LW_F_SYN_HELD)) return LW_ERR_STATE;
+  if (action != LW_SYN_ACCEPT && action != LW_SYN_REFUSE && action != LW_SYN_DROP)
+    return LW_ERR_BADARG;
+  struct tcp_pcb *pcb = e->pcb;
+  lw_enter();
+  if (action == LW_SYN_ACCEPT) {
+    err_t err = tcp_enqueue_flags(pcb, TCP_SYN | TCP_ACK);
+    if (err == ERR_OK) {
+      e->flags &= ~LW_F_SYN_HELD;
+      tcp_output(pcb);
+    }
+    lw_leave();
+    return err;
+  }
+  if (action == LW_SYN_REFUSE) {
+    /* What a closed port answers: RST|ACK acknowledging the SYN. */
+    tcp_rst(pcb, 0, pcb->rcv_nxt, &pcb->local_ip, &pcb->remote_ip, pcb->local_port,
+            pcb->remote_port);
+  }
+  detach(e);
+  tcp_abandon(pcb, 0);
+  terminate(e, LW_REASON_ABORT, LW_CAUSE_LOCAL);
   lw_leave();
   return 0;
 }

@@ -15,4 +15,15 @@ u32_t lw_rand_u32(void);
 u32_t lw_tcp_isn_hook(const ip_addr_t *local_ip, u16_t local_port,
                       const ip_addr_t *remote_ip, u16_t remote_port);
 
+struct netif;
+struct ip_hdr;
+struct ip6_hdr;
+struct tcp_pcb_listen;
+/* Transparent interfaces (patch 0003): take TCP for any unicast address. */
+int lw_ip4_accept_any(struct netif *inp, const struct ip_hdr *iphdr);
+int lw_ip6_accept_any(struct netif *inp, const struct ip6_hdr *ip6hdr);
+/* The listener for a SYN no listening pcb matched (transparent mode). */
+struct tcp_pcb_listen *lw_tcp_transparent_listener(struct netif *inp, const ip_addr_t *dest,
+                                                   u16_t port);
+
 #endif /* LWIP_WASM_ARCH_HOOKS_H */

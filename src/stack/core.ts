@@ -341,6 +341,7 @@ export class StackCore extends Emitter<CoreEvents> implements StackHost, LwSink,
         `${op}: no room for another interface (16 at most)`,
         { kind: 'resource', operation: op },
       );
+    if (options.transparent) this.call(op, (x) => x.lw_netif_set_transparent(id, 1));
     const iface = new NetInterface(this, id, mtu, v4, v6);
     this.#interfaces.set(id, iface);
     return iface;

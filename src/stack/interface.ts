@@ -36,6 +36,12 @@ export interface InterfaceOptions {
   ipv6?: string;
   /** 576..65535; default 1500. Large MTUs give big segments (window scaling is always on). */
   mtu?: number;
+  /**
+   * Take TCP to any destination address, not just this interface's own
+   * (for transparent proxies; see ListenOptions.transparent). Other protocols
+   * are still only answered for the interface's own addresses.
+   */
+  transparent?: boolean;
 }
 
 /** Counters of one interface. */

@@ -7,13 +7,16 @@ import { LwEvent } from '../wasm/abi.js';
 import type { HandleOwner, StackHost } from '../stack/host.js';
 import { TcpConnection } from './connection.js';
 import type { TcpEndpoint } from './endpoint.js';
+import { HeldSyn } from './held-syn.js';
 
 export type ConnectionHandler = (connection: TcpConnection) => void;
+export type SynHandler = (syn: HeldSyn) => void;
 
 export class TcpListener implements HandleOwner {
   readonly #host: StackHost;
   readonly #handle: number;
   readonly #onConnection: ConnectionHandler;
+  readonly #onSyn: SynHandler | undefined;
   #open = true;
   /** The address and port listened on (the chosen port when 0 was asked for). */
   readonly local: TcpEndpoint;
@@ -24,11 +27,13 @@ export class TcpListener implements HandleOwner {
     handle: number,
     local: TcpEndpoint,
     onConnection: ConnectionHandler,
+    onSyn?: SynHandler,
   ) {
     this.#host = host;
     this.#handle = handle;
     this.local = local;
     this.#onConnection = onConnection;
+    this.#onSyn = onSyn;
     host.register(handle, this);
   }
 
@@ -52,7 +57,15 @@ export class TcpListener implements HandleOwner {
       this.#host.unregister(this.#handle);
       return;
     }
-    if (kind !== LwEvent.ACCEPT || !this.#open) return;
+    if (!this.#open) return;
+    if (kind === LwEvent.SYN) {
+      const syn = new HeldSyn(this.#host, a);
+      if (this.#onSyn) this.#onSyn(syn);
+      else syn.accept();
+      return;
+    }
+    if (kind !== LwEvent.ACCEPT) return;
+    // For a held SYN the same handle now belongs to its connection.
     this.#onConnection(new TcpConnection(this.#host, a, 'accepted'));
   }
 

@@ -2,13 +2,13 @@
  * Stack: the public entry point. A StackCore (src/stack/core.ts: lwIP
  * instance, clock, interfaces, stats) plus TCP: listen() and connect().
  */
-import { LwErr, LwInfo } from '../wasm/abi.js';
+import { LwErr, LwInfo, LwListen } from '../wasm/abi.js';
 import { parseIp, type IpAddress } from '../stack/address.js';
 import { StackCore, type StackOptions } from '../stack/core.js';
 import { StackError } from '../stack/errors.js';
 import { TcpConnection } from './connection.js';
 import { addressArgs, endpointsOf } from './endpoint.js';
-import { TcpListener, type ConnectionHandler } from './listener.js';
+import { TcpListener, type ConnectionHandler, type SynHandler } from './listener.js';
 
 /** Options of Stack.listen. */
 export interface ListenOptions {
@@ -18,6 +18,19 @@ export interface ListenOptions {
   port: number;
   /** Accepted-but-not-active connections held at once (1..255, default 128). */
   backlog?: number;
+  /**
+   * Transparent proxying: additionally take connections to ANY address and
+   * port that arrive on interfaces created with `transparent: true` and that
+   * no other listener matches. The connection's `local` is the original
+   * destination. One transparent listener per stack; `address` must be unset.
+   */
+  transparent?: boolean;
+  /**
+   * Hold each SYN unanswered and hand it here first (see HeldSyn): answer
+   * with accept(), refuse() (RST) or drop() (no answer), e.g. once the real
+   * destination answered. Without it SYNs are answered at once.
+   */
+  onSyn?: SynHandler;
 }
 
 /** Options of Stack.connect. */
@@ -70,10 +83,22 @@ export class Stack extends StackCore {
     if (options.address !== undefined) ip = parseIp(options.address, op, 'address');
     const anyAddress = !ip || ip.bytes.every((b) => b === 0);
     const family = anyAddress ? 0 : ip!.family;
+    if (options.onSyn !== undefined && typeof options.onSyn !== 'function')
+      throw StackError.invalidArgument(op, 'onSyn', 'must be a function');
+    if (options.transparent && options.address !== undefined)
+      throw StackError.invalidArgument(op, 'address', 'must be unset for a transparent listener');
+    const flags =
+      (options.transparent ? LwListen.TRANSPARENT : 0) | (options.onSyn ? LwListen.HOLD_SYN : 0);
     const handle = this.call(op, (x, rt) => {
       const [addr] = addressArgs(rt, anyAddress ? undefined : ip);
-      return x.lw_tcp_listen(family, addr, port, backlog);
+      return x.lw_tcp_listen(family, addr, port, backlog, flags);
     });
+    if (handle === LwErr.STATE)
+      throw StackError.invalidState(
+        'ERR_TRANSPARENT_LISTENER_EXISTS',
+        op,
+        'this stack already has a transparent listener',
+      );
     if (handle < 0) {
       if (handle === LwErr.USE) throw StackError.fromErrno('EADDRINUSE', `${op} port ${port}`);
       if (handle === LwErr.MEM) throw StackError.fromErrno('ENOMEM', op);
@@ -89,7 +114,7 @@ export class Stack extends StackCore {
     const shown = anyAddress
       ? { ...local, address: ip?.family === 6 ? '::' : local.address }
       : local;
-    return new TcpListener(this, handle, shown, onConnection);
+    return new TcpListener(this, handle, shown, onConnection, options.onSyn);
   }
 
   /**

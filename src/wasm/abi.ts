@@ -22,7 +22,9 @@ export interface LwipExports {
   lw_netif_input(netif: number, ptr: number, len: number): number;
   lw_input_reserve(lens: number, ptrs: number, count: number): number;
   lw_input_commit(netif: number, count: number): number;
-  lw_tcp_listen(family: number, addr: number, port: number, backlog: number): number;
+  lw_tcp_listen(family: number, addr: number, port: number, backlog: number, flags: number): number;
+  lw_tcp_syn_answer(handle: number, action: number): number;
+  lw_netif_set_transparent(netif: number, on: number): number;
   lw_tcp_connect(
     family: number,
     addr: number,
@@ -79,7 +81,12 @@ export const LwEvent = {
   FIN: 3,
   WRITABLE: 4,
   TERMINATED: 5,
+  SYN: 6,
 } as const;
+
+/** lw_tcp_listen flags and lw_tcp_syn_answer actions. */
+export const LwListen = { TRANSPARENT: 1, HOLD_SYN: 2 } as const;
+export const LwSyn = { ACCEPT: 1, REFUSE: 2, DROP: 3 } as const;
 
 /** Reasons carried by LwEvent.TERMINATED (mirrors TerminationReason). */
 export const LwReason = { CLOSE: 1, RESET: 2, ABORT: 3, DESTROYED: 4 } as const;
