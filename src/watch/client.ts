@@ -13,10 +13,14 @@
 import type { Stack } from '../tcp/stack.js';
 import { Errno, errnoName, errorToString, StackError } from '../stack/errors.js';
 import { checkEndpoint, type IpEndpoint } from './endpoint.js';
-import { createTcpConnectWatcher, type TcpConnectWatcher } from './connect-watcher.js';
+import {
+  createTcpConnectWatcher,
+  readConnectOption,
+  type TcpConnectWatcher,
+} from './connect-watcher.js';
 import { OptionReader, type TcpConnectOption } from './options.js';
 import { recordOf } from './registry.js';
-import type { TcpStream } from './stream.js';
+import { DISPOSE, type TcpStream } from './stream.js';
 import { ClockTimer, invoke } from './turn.js';
 
 /** Retry policy of a TcpClient. */
@@ -51,7 +55,8 @@ export interface TcpClientOption {
  * A failed round. `error.errno`/`error.code` say why (for several
  * candidates: ETIMEDOUT on the round deadline, otherwise the last
  * candidate's error); `error.retryDelay` is the wait before the next round
- * when `willRetry`.
+ * when `willRetry`. A closed stack ends the client with its
+ * ERR_STACK_CLOSED error and willRetry false.
  */
 export type OnClientError = (error: StackError, willRetry: boolean) => void;
 
@@ -92,7 +97,7 @@ function roundError(errno: number, retryDelay: number | undefined): StackError {
  * reconnect() when that connection ends to get a new one after the
  * initial backoff delay.
  */
-export class TcpClient {
+export class TcpClient implements Disposable {
   readonly #stack: Stack;
   readonly #candidates: IpEndpoint[];
   readonly #connect: TcpConnectOption;
@@ -129,6 +134,13 @@ export class TcpClient {
     this.#candidates = interleave(list.map((e, i) => checkEndpoint(e, OP, `remote[${i}]`, 1)));
     const r = OptionReader.of(option, OP, false);
     this.#connect = (r.source.connect as TcpConnectOption | undefined) ?? {};
+    const bind = readConnectOption(this.#connect, OP, 'option.connect').localBind;
+    if (bind && this.#candidates.some((c) => c.family !== bind.family))
+      throw StackError.invalidArgument(
+        OP,
+        'option.connect.localBind.family',
+        `must match every remote's family (${bind.family})`,
+      );
     this.#timeoutMs = r.int('connectTimeoutMs', 1, 0x7fffffff);
     this.#attemptDelayMs = r.int('attemptDelayMs', 0, 0x7fffffff) ?? 250;
     this.#retry = readRetry(r.source.reconnect);
@@ -138,8 +150,6 @@ export class TcpClient {
     this.#roundTimer = new ClockTimer(stack.clock);
     this.#staggerTimer = new ClockTimer(stack.clock);
     this.#backoffTimer = new ClockTimer(stack.clock);
-    // Validate the per-attempt options now rather than at the first round.
-    createTcpConnectWatcher(stack, this.#candidates[0]!, this.#connect, () => {});
   }
 
   /** Rounds started so far. */
@@ -179,6 +189,11 @@ export class TcpClient {
     this.#backoffTimer.cancel();
   }
 
+  /** Same as stop(), for `using`. */
+  [DISPOSE](): void {
+    this.stop();
+  }
+
   #checkNotStopped(method: string): void {
     if (this.#state === 'stopped')
       throw StackError.invalidState('ERR_WATCHER_STOPPED', `TcpClient.${method}`, 'stopped');
@@ -207,7 +222,17 @@ export class TcpClient {
       (err) => this.#lost(watcher, err),
     );
     this.#attempts.push(watcher);
-    watcher.start();
+    try {
+      watcher.start();
+    } catch (error) {
+      // The stack closed or failed: no round can succeed any more.
+      if (!(error instanceof StackError)) throw error;
+      this.#endRound();
+      this.#state = 'failed';
+      recordOf(this.#stack).stoppables.delete(this);
+      invoke(this.#onError, error, false);
+      return;
+    }
     if (this.#next < this.#candidates.length)
       this.#staggerTimer.start(this.#attemptDelayMs, () => this.#launchNext());
   }

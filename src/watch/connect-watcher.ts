@@ -25,6 +25,38 @@ export type OnConnected = (stream: TcpStream) => void;
 
 const OP = 'createTcpConnectWatcher';
 
+/** @internal A TcpConnectOption after validation. */
+export interface ConnectSettings {
+  localBind: IpEndpoint | undefined;
+  localPort: number;
+  fillEndpoints: boolean;
+  socket: SocketOptions;
+}
+
+/**
+ * @internal Validates a TcpConnectOption; errors name `prefix`.field
+ * (TcpClient passes 'option.connect').
+ */
+export function readConnectOption(
+  option: unknown,
+  operation: string,
+  prefix: string,
+): ConnectSettings {
+  if (option !== undefined && (typeof option !== 'object' || option === null))
+    throw StackError.invalidArgument(operation, prefix, 'must be an object');
+  const r = new OptionReader((option ?? {}) as Record<string, unknown>, operation, prefix);
+  const bind = r.source.localBind;
+  const settings: ConnectSettings = {
+    localBind:
+      bind === undefined ? undefined : checkEndpoint(bind, operation, r.field('localBind')),
+    localPort: r.int('localPort', 0, 65535) ?? 0,
+    fillEndpoints: r.bool('fillEndpoints') ?? true,
+    socket: r.socketOptions(),
+  };
+  r.int('connectedQueueCapacity', 1, 0x7fffffff);
+  return settings;
+}
+
 /**
  * One connection attempt. start() sends the SYN; exactly one of
  * onConnected(stream) or onError(errno) follows, unless cancel()/stop()
@@ -63,20 +95,17 @@ export class TcpConnectWatcher implements Disposable {
     if (onError !== undefined && typeof onError !== 'function')
       throw StackError.invalidArgument(OP, 'onError', 'must be a function');
     this.remote = checkEndpoint(remote, OP, 'remote', 1);
-    const r = OptionReader.of(option, OP, false);
-    const bind = r.source.localBind;
-    this.#localBind =
-      bind === undefined ? undefined : checkEndpoint(bind, OP, r.field('localBind'));
-    if (this.#localBind && this.#localBind.family !== this.remote.family)
+    const o = readConnectOption(option, OP, 'option');
+    if (o.localBind && o.localBind.family !== this.remote.family)
       throw StackError.invalidArgument(
         OP,
-        r.field('localBind.family'),
+        'option.localBind.family',
         `must match the remote's family (${this.remote.family})`,
       );
-    this.#localPort = r.int('localPort', 0, 65535) ?? 0;
-    this.#fill = r.bool('fillEndpoints') ?? true;
-    r.int('connectedQueueCapacity', 1, 0x7fffffff);
-    this.#socket = r.socketOptions();
+    this.#localBind = o.localBind;
+    this.#localPort = o.localPort;
+    this.#fill = o.fillEndpoints;
+    this.#socket = o.socket;
     this.#stack = stack;
     this.#record = recordOf(stack);
     this.#onConnected = onConnected;
@@ -90,8 +119,9 @@ export class TcpConnectWatcher implements Disposable {
 
   /**
    * Starts the attempt. Calling it again does nothing; after cancel()/stop()
-   * it throws ERR_WATCHER_STOPPED. Failures never throw here: they arrive
-   * through onError on a later turn.
+   * it throws ERR_WATCHER_STOPPED, and on a closed stack ERR_STACK_CLOSED.
+   * Connection failures never throw here: they arrive through onError on
+   * a later turn.
    */
   start(): void {
     if (this.#state === 'cancelled')
@@ -109,7 +139,13 @@ export class TcpConnectWatcher implements Disposable {
         localPort: bind ? bind.port : this.#localPort,
       });
     } catch (error) {
-      const errno = error instanceof StackError && error.errno ? error.errno : Errno.EINVAL;
+      // Misuse (the stack is closed) throws; a resource shortage is an outcome.
+      if (!(error instanceof StackError) || error.kind === 'configuration' || !error.errno) {
+        this.#state = 'done';
+        this.#record.stoppables.delete(this);
+        throw error;
+      }
+      const errno = error.errno;
       onNextTurn(this.#stack.clock, () => this.#fail(errno));
       return;
     }

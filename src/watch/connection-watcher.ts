@@ -257,7 +257,6 @@ export class TcpConnectionWatcher implements Disposable {
 
   readonly #onTerminated = (reason: TerminationReason, error: StackError | undefined): void => {
     this.#ended = { reason, error };
-    this.#readBudget.renewSoon();
     this.#pump();
   };
 

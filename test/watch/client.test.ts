@@ -178,4 +178,21 @@ test('no callback after stop(), and reconnect() gives a new connection after the
   p.close();
 });
 
+test('a closed stack ends the client with a final error', async () => {
+  const p = await pair();
+  const { c, out } = client(p, ipEndpoint('10.0.0.2', 80), {
+    reconnect: { initialDelayMs: 100, jitter: 0 },
+  });
+  c.start();
+  await until(p.clock, () => out.errors.length === 1, 'first refusal');
+  p.a.close();
+  await until(p.clock, () => out.errors.some((e) => !e.retry), 'final error');
+  assert.equal(out.errors.at(-1)!.code, 'ERR_STACK_CLOSED');
+  const n = out.errors.length;
+  await p.clock.advance(60_000);
+  assert.is(out.errors.length, n, 'no retries after the stack closed');
+  assert.is(p.clock.nextDeadline(), undefined, 'no timer left behind');
+  p.close();
+});
+
 test.run();

@@ -9,6 +9,7 @@ import {
   createTcpAcceptWatcher,
   createTcpConnectWatcher,
   createTcpConnectionWatcher,
+  createTcpClient,
   endpointEquals,
   formatEndpoint,
   ipEndpoint,
@@ -106,6 +107,19 @@ test('watcher factories reject wrong option types and bad endpoints, naming the 
     'option.localBind.ip',
   );
   configError(() => createTcpAcceptWatcher(p.b, undefined as never, ok), 'option');
+  configError(
+    () => createTcpClient(p.a, [v4], { connect: { keepAliveCount: 0 } }, ok),
+    'option.connect.keepAliveCount',
+  );
+  configError(
+    () => createTcpClient(p.a, [v4, ipEndpoint('fd00::2', 80)], { connect: { localBind: v4 } }, ok),
+    'option.connect.localBind.family',
+  );
+  configError(
+    () => createTcpClient(p.a, v4, { reconnect: { jitter: 2 } }, ok),
+    'option.reconnect.jitter',
+  );
+  configError(() => createTcpClient(p.a, [], {}, ok), 'remote');
   const { client } = await streamPair(p);
   configError(
     () => createTcpConnectionWatcher(p.a, { maxReadBytesPerTick: 1.5 }, client, ok),
