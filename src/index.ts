@@ -35,3 +35,6 @@ export { HeldSyn, type HeldSynEvents } from './tcp/held-syn.js';
 export { TerminationReason } from './tcp/reason.js';
 export type { TcpEndpoint } from './tcp/endpoint.js';
 export type { WasmSource } from './wasm/loader.js';
+export * from './packet/index.js';
+export * from './pcap/index.js';
+export type { PacketTap } from './stack/interface.js';
