@@ -121,6 +121,17 @@ unsigned int lw_tcp_wnd_update_threshold(const struct tcp_pcb *pcb);
 #define LWIP_DISABLE_TCP_SANITY_CHECKS 1
 #define LWIP_DISABLE_MEMP_SANITY_CHECKS 1
 
+/* ---- pcb index (patch 0004; wasm/pcb_index.c) ---- */
+struct tcp_pcb;
+void lw_pcb_reg(struct tcp_pcb **list, struct tcp_pcb *pcb);
+void lw_pcb_rmv(struct tcp_pcb **list, struct tcp_pcb *pcb);
+int lw_pcb_port_in_use(unsigned short port);
+#define LWIP_HOOK_TCP_REG(pcbs, npcb) lw_pcb_reg((struct tcp_pcb **)(pcbs), (struct tcp_pcb *)(npcb))
+#define LWIP_HOOK_TCP_RMV(pcbs, npcb) lw_pcb_rmv((struct tcp_pcb **)(pcbs), (struct tcp_pcb *)(npcb))
+#define LWIP_HOOK_TCP_PORT_IN_USE(port) lw_pcb_port_in_use(port)
+#define LWIP_HOOK_TCP_LOOKUP(list, remote, rport, local, lport) \
+  lw_pcb_lookup(list, remote, rport, local, lport)
+
 /* ---- hooks, declared in arch/hooks.h and implemented in wasm/ ---- */
 #define LWIP_HOOK_FILENAME "arch/hooks.h"
 #define LWIP_HOOK_TCP_ISN(local_ip, local_port, remote_ip, remote_port) \

@@ -16,6 +16,10 @@ u32_t lw_tcp_isn_hook(const ip_addr_t *local_ip, u16_t local_port,
                       const ip_addr_t *remote_ip, u16_t remote_port);
 
 struct netif;
+struct tcp_pcb;
+/* The pcb index (patch 0004): the pcb of a 4-tuple on an active/TIME_WAIT list. */
+struct tcp_pcb *lw_pcb_lookup(struct tcp_pcb **list, const ip_addr_t *remote, u16_t rport,
+                              const ip_addr_t *local, u16_t lport);
 struct ip_hdr;
 struct ip6_hdr;
 struct tcp_pcb_listen;

@@ -1,0 +1,139 @@
+/*
+ * wasm/pcb_index.c: an index of lwIP's pcb lists (patch 0004), so that
+ * finding a segment's pcb and picking a free local port cost the same with
+ * 50,000 connections as with ten.
+ *
+ * - Two open-addressing hash tables (active, TIME_WAIT) map a 4-tuple to its
+ *   pcb; linear probing with backward-shift deletion, kept at most half full.
+ * - A count of pcbs per local port over all lists answers "is this port in
+ *   use" for tcp_new_port().
+ * lwIP reports every pcb joining or leaving a list through the REG/RMV hooks,
+ * while the pcb's addresses and ports are fixed (they are set before a pcb
+ * is registered and never changed while it is).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "glue.h"
+#include "lwip/priv/tcp_priv.h"
+
+struct table {
+  struct tcp_pcb **slots;
+  uint32_t mask; /* capacity - 1 (capacity a power of two) */
+  uint32_t count;
+};
+
+static struct table active, timewait;
+static uint32_t *port_use; /* 65536 counters, allocated on first use */
+
+static uint32_t mix(uint32_t h) {
+  h ^= h >> 16;
+  h *= 0x7feb352du;
+  h ^= h >> 15;
+  h *= 0x846ca68bu;
+  h ^= h >> 16;
+  return h;
+}
+
+static uint32_t addr_hash(const ip_addr_t *a) {
+  if (IP_IS_V6_VAL(*a)) {
+    const u32_t *w = ip_2_ip6(a)->addr;
+    return w[0] ^ mix(w[1]) ^ mix(w[2] + 0x9e3779b9u) ^ mix(w[3] + 0x7f4a7c15u);
+  }
+  return ip_2_ip4(a)->addr;
+}
+
+static uint32_t key_hash(const ip_addr_t *remote, u16_t rport, const ip_addr_t *local, u16_t lport) {
+  return mix(addr_hash(remote) ^ mix(addr_hash(local) + ((uint32_t)rport << 16 | lport)));
+}
+
+static uint32_t pcb_hash(const struct tcp_pcb *pcb) {
+  return key_hash(&pcb->remote_ip, pcb->remote_port, &pcb->local_ip, pcb->local_port);
+}
+
+static int grow(struct table *t) {
+  uint32_t cap = t->slots ? (t->mask + 1) * 2 : 1024;
+  struct tcp_pcb **slots = calloc(cap, sizeof *slots);
+  if (!slots) return 0;
+  struct tcp_pcb **old = t->slots;
+  uint32_t old_cap = t->slots ? t->mask + 1 : 0;
+  t->slots = slots;
+  t->mask = cap - 1;
+  for (uint32_t i = 0; i < old_cap; i++) {
+    struct tcp_pcb *p = old[i];
+    if (!p) continue;
+    uint32_t j = pcb_hash(p) & t->mask;
+    while (t->slots[j]) j = (j + 1) & t->mask;
+    t->slots[j] = p;
+  }
+  free(old);
+  return 1;
+}
+
+static void insert(struct table *t, struct tcp_pcb *pcb) {
+  if ((t->count + 1) * 2 > (t->slots ? t->mask + 1 : 0) && !grow(t)) {
+    /* Out of memory for the index: an lwIP invariant would break. */
+    lw_platform_assert("pcb index: out of memory", __FILE__, __LINE__);
+  }
+  uint32_t j = pcb_hash(pcb) & t->mask;
+  while (t->slots[j]) j = (j + 1) & t->mask;
+  t->slots[j] = pcb;
+  t->count++;
+}
+
+static void erase(struct table *t, struct tcp_pcb *pcb) {
+  if (!t->slots) return;
+  uint32_t j = pcb_hash(pcb) & t->mask;
+  while (t->slots[j] && t->slots[j] != pcb) j = (j + 1) & t->mask;
+  if (!t->slots[j]) return;
+  t->slots[j] = NULL;
+  t->count--;
+  /* Backward-shift: move later members of the run into the hole. */
+  uint32_t hole = j;
+  for (uint32_t k = (j + 1) & t->mask; t->slots[k]; k = (k + 1) & t->mask) {
+    uint32_t home = pcb_hash(t->slots[k]) & t->mask;
+    int between = hole <= k ? (home > hole && home <= k) : (home > hole || home <= k);
+    if (!between) {
+      t->slots[hole] = t->slots[k];
+      t->slots[k] = NULL;
+      hole = k;
+    }
+  }
+}
+
+static struct table *table_of(struct tcp_pcb **list) {
+  if (list == &tcp_active_pcbs) return &active;
+  if (list == &tcp_tw_pcbs) return &timewait;
+  return NULL;
+}
+
+void lw_pcb_reg(struct tcp_pcb **list, struct tcp_pcb *pcb) {
+  if (!port_use) {
+    port_use = calloc(65536, sizeof *port_use);
+    if (!port_use) lw_platform_assert("pcb index: out of memory", __FILE__, __LINE__);
+  }
+  port_use[pcb->local_port]++;
+  struct table *t = table_of(list);
+  if (t) insert(t, pcb);
+}
+
+void lw_pcb_rmv(struct tcp_pcb **list, struct tcp_pcb *pcb) {
+  if (port_use && port_use[pcb->local_port]) port_use[pcb->local_port]--;
+  struct table *t = table_of(list);
+  if (t) erase(t, pcb);
+}
+
+struct tcp_pcb *lw_pcb_lookup(struct tcp_pcb **list, const ip_addr_t *remote, u16_t rport,
+                              const ip_addr_t *local, u16_t lport) {
+  struct table *t = table_of(list);
+  if (!t || !t->slots) return NULL;
+  uint32_t j = key_hash(remote, rport, local, lport) & t->mask;
+  for (struct tcp_pcb *p; (p = t->slots[j]); j = (j + 1) & t->mask) {
+    if (p->remote_port == rport && p->local_port == lport && ip_addr_cmp(&p->remote_ip, remote) &&
+        ip_addr_cmp(&p->local_ip, local))
+      return p;
+  }
+  return NULL;
+}
+
+int lw_pcb_port_in_use(u16_t port) { return port_use && port_use[port] != 0; }
