@@ -16,9 +16,9 @@ EMFLAGS := -O3 -flto $(CPUFLAGS) -sSTANDALONE_WASM --no-entry -sERROR_ON_UNDEFIN
 	-sMALLOC=dlmalloc -sFILESYSTEM=0 -sSUPPORT_ERRNO=0
 GLUE_WARN := -Wall -Wextra -Werror -Wno-unused-parameter
 
-APT_PACKAGES := emscripten patch xz-utils dpkg-dev
+APT_PACKAGES := emscripten patch xz-utils dpkg-dev g++ make python3 iproute2 iputils-ping curl
 
-.PHONY: all deps apt npm lwip wasm build test demo bench fmt clean check-fmt
+.PHONY: all deps apt npm lwip wasm build tun test demo bench fmt clean check-fmt
 
 all: build
 
@@ -69,13 +69,26 @@ wasm: apt lwip
 build: deps wasm
 	npm run --silent build
 
+# ---- the native TUN bridge (Linux) ----
+# npm's own node-gyp, offline, against the installed Node's headers.
+NODE_GYP = node $(shell dirname $$(readlink -f $$(command -v npm)))/../node_modules/node-gyp/bin/node-gyp.js
+NODEDIR = $(shell d=$$(dirname $$(dirname $$(readlink -f $$(command -v node)))); [ -f $$d/include/node/common.gypi ] && echo --nodedir=$$d)
+ifeq ($(shell uname -s),Linux)
+TUN_ADDON := tun/build/Release/tun.node
+endif
+
+tun/build/Release/tun.node: tun/tun.c tun/binding.gyp
+	$(NODE_GYP) rebuild -C tun $(NODEDIR) --loglevel=error
+
+tun: apt $(TUN_ADDON)
+
 # ---- the two commands of the README ----
-test: build
+test: build tun
 	$(MAKE) --no-print-directory check-fmt
 	npm run --silent typecheck
 	node --import tsx test/run.ts
 
-demo: build
+demo: build tun
 	node dist/cli/main.js demo
 
 bench: build
@@ -89,4 +102,4 @@ check-fmt: npm
 	  { echo "unformatted TypeScript: run 'make fmt'" >&2; exit 1; }
 
 clean:
-	rm -rf $(BUILD) dist
+	rm -rf $(BUILD) dist tun/build

@@ -38,3 +38,5 @@ export type { WasmSource } from './wasm/loader.js';
 export * from './packet/index.js';
 export * from './pcap/index.js';
 export type { PacketTap } from './stack/interface.js';
+export { openTun, TunDevice, type TunOptions, type TunReceiver, type TunCounters } from './tun/device.js';
+export { attachTun, type TunLink } from './tun/attach.js';
