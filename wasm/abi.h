@@ -13,8 +13,9 @@
  * - Results are int32: >= 0 success (a count or a handle), < 0 an lw_err
  *   (LW_ERR_* below, the negated lwIP err_t for lwIP's own codes).
  * - Memory: JavaScript owns the buffers it obtains from lw_buf_alloc and
- *   gives them back with lw_buf_free. Pointers passed in must lie inside the
- *   heap; lengths are checked. Pointers passed out to imports are valid only
+ *   gives them back with lw_buf_free. Every pointer passed in is checked to
+ *   lie inside the heap together with its length (lw_range_ok); a bad one
+ *   gets LW_ERR_BADARG and changes nothing. Pointers passed out to imports are valid only
  *   during that import call: JavaScript copies what it keeps.
  * - Re-entrancy: imports (js_*) are called from inside exports. An import
  *   must not call any export; JavaScript queues what it learns and acts
@@ -105,7 +106,11 @@ LW_EXPORT int32_t lw_timers_run(void);
 LW_EXPORT int32_t lw_timers_next(void);
 /* Buffers for JavaScript to fill (packets, write data) or to read (stats). */
 LW_EXPORT void *lw_buf_alloc(uint32_t size);
-LW_EXPORT void lw_buf_free(void *ptr);
+/* Frees a buffer from lw_buf_alloc; anything else is refused (LW_ERR_BADARG). */
+LW_EXPORT int32_t lw_buf_free(void *ptr);
+/* Test hook: fails the instance as an lwIP assertion would (js_fatal, then a
+ * trap), so the failure path can be exercised. */
+LW_EXPORT void lw_debug_fail(void);
 /* Fills `out` (LW_STATS_WORDS uint32 words, see enum lw_stat) with figures. */
 LW_EXPORT int32_t lw_stats(uint32_t *out);
 enum lw_stat {

@@ -56,6 +56,9 @@ void lw_handle_release(int32_t handle);
 uint32_t lw_handle_count(uint8_t kind);
 
 /* Runtime (wasm/runtime.c). */
+/* True when [ptr, ptr+len) lies inside the heap: every pointer an export
+ * receives is checked with it (NULL is never in range). */
+int lw_range_ok(const void *ptr, uint32_t len);
 void lw_enter(void);
 void lw_leave(void);
 int lw_in_timers(void);

@@ -81,6 +81,7 @@ static struct lw_netif *get(int32_t id) {
 LW_EXPORT int32_t lw_netif_add(uint32_t ip4, int32_t prefix4, const uint8_t *ip6,
                                int32_t prefix6, int32_t mtu) {
   if (mtu < 576 || mtu > 65535) return LW_ERR_BADARG;
+  if (ip6 && !lw_range_ok(ip6, 16)) return LW_ERR_BADARG;
   if (prefix4 < 0 || prefix4 > 32 || prefix6 < 0 || prefix6 > 128) return LW_ERR_BADARG;
   int32_t id = 0;
   while (id < MAX_NETIFS && netifs[id].used) id++;
@@ -195,7 +196,7 @@ static void input_one(struct lw_netif *n, const uint8_t *ptr, int32_t len) {
 LW_EXPORT int32_t lw_netif_input(int32_t id, const uint8_t *ptr, int32_t len) {
   struct lw_netif *n = get(id);
   if (!n) return LW_ERR_BADARG;
-  if (!ptr || len < 0) return LW_ERR_BADARG;
+  if (len < 0 || !lw_range_ok(ptr, (uint32_t)len)) return LW_ERR_BADARG;
   lw_enter();
   input_one(n, ptr, len);
   lw_leave();
@@ -213,7 +214,9 @@ static void drop_reserved(void) {
 }
 
 LW_EXPORT int32_t lw_input_reserve(const uint32_t *lens, uint32_t *ptrs, int32_t count) {
-  if (!lens || !ptrs || count < 0) return LW_ERR_BADARG;
+  if (count < 0 || count > 0x1000000) return LW_ERR_BADARG;
+  if (!lw_range_ok(lens, (uint32_t)count * 4) || !lw_range_ok(ptrs, (uint32_t)count * 4))
+    return LW_ERR_BADARG;
   drop_reserved(); /* a reservation never committed is given back */
   if (count > capreserved) {
     int32_t grown = count < 64 ? 64 : count;

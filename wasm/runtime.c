@@ -74,6 +74,26 @@ void lw_mem_free(void *ptr) {
   free(p);
 }
 
+/* ---- argument checks ---- */
+
+#ifdef __wasm__
+extern unsigned char __heap_base;
+#endif
+
+int lw_range_ok(const void *ptr, uint32_t len) {
+  uintptr_t p = (uintptr_t)ptr;
+  if (!p) return 0;
+#ifdef __wasm__
+  uintptr_t end = p + len;
+  if (end < p) return 0;
+  if (p < (uintptr_t)&__heap_base) return 0;
+  if (end > (uintptr_t)__builtin_wasm_memory_size(0) * 65536u) return 0;
+#else
+  (void)len;
+#endif
+  return 1;
+}
+
 /* ---- failure ---- */
 
 void lw_platform_assert(const char *message, const char *file, int line) {
@@ -123,12 +143,37 @@ LW_EXPORT int32_t lw_timers_next(void) { return sleeptime(); }
 
 LW_EXPORT void lw_set_mem_limit(uint32_t limit) { mem_limit = limit; }
 
-LW_EXPORT void *lw_buf_alloc(uint32_t size) { return malloc(size ? size : 1); }
+/* Buffers handed to JavaScript, so lw_buf_free never frees anything else. */
+#define MAX_BUFS 64
+static void *bufs[MAX_BUFS];
 
-LW_EXPORT void lw_buf_free(void *ptr) { free(ptr); }
+LW_EXPORT void *lw_buf_alloc(uint32_t size) {
+  for (int i = 0; i < MAX_BUFS; i++) {
+    if (bufs[i]) continue;
+    bufs[i] = malloc(size ? size : 1);
+    return bufs[i];
+  }
+  return NULL;
+}
+
+LW_EXPORT int32_t lw_buf_free(void *ptr) {
+  if (!ptr) return 0;
+  for (int i = 0; i < MAX_BUFS; i++) {
+    if (bufs[i] == ptr) {
+      free(ptr);
+      bufs[i] = NULL;
+      return 0;
+    }
+  }
+  return LW_ERR_BADARG;
+}
+
+/* Test hook: makes the instance fail as an lwIP assertion would, so the
+ * failure path (fatal event, every connection Destroyed) can be tested. */
+LW_EXPORT void lw_debug_fail(void) { lw_platform_assert("lw_debug_fail called", __FILE__, __LINE__); }
 
 LW_EXPORT int32_t lw_stats(uint32_t *out) {
-  if (!out) return LW_ERR_BADARG;
+  if (!lw_range_ok(out, LW_STATS_WORDS * sizeof *out)) return LW_ERR_BADARG;
   memset(out, 0, LW_STATS_WORDS * sizeof *out);
   out[LW_STAT_HEAP_BYTES] = mem_used;
   out[LW_STAT_HEAP_PEAK] = mem_peak;

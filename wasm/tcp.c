@@ -425,6 +425,7 @@ static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err) {
 }
 
 static int read_addr(int32_t family, const uint8_t *bytes, ip_addr_t *out) {
+  if (bytes && !lw_range_ok(bytes, family == 4 ? 4 : 16)) return 0;
   if (family == 4) {
     if (!bytes) {
       ip_addr_set_any(0, out);
@@ -638,7 +639,7 @@ LW_EXPORT int32_t lw_tcp_set_recv_enabled(int32_t handle, int32_t enabled) {
 LW_EXPORT int32_t lw_tcp_write(int32_t handle, const uint8_t *ptr, int32_t len) {
   struct lw_entry *e = conn(handle);
   if (!e) return LW_ERR_STALE;
-  if (len < 0 || (!ptr && len)) return LW_ERR_BADARG;
+  if (len < 0 || (len && !lw_range_ok(ptr, (uint32_t)len))) return LW_ERR_BADARG;
   if (e->flags & (LW_F_WRITE_SHUT | LW_F_CLOSING | LW_F_CLOSE_PENDING)) return LW_ERR_STATE;
   struct tcp_pcb *pcb = e->pcb;
   if (!(e->flags & LW_F_ACTIVE) || (pcb->state != ESTABLISHED && pcb->state != CLOSE_WAIT)) {
@@ -757,7 +758,7 @@ static void put_addr(uint32_t *out, const ip_addr_t *ip) {
 LW_EXPORT int32_t lw_tcp_info(int32_t handle, uint32_t *out) {
   struct lw_entry *e = lw_handle_get(handle);
   if (!e || !e->pcb) return LW_ERR_STALE;
-  if (!out) return LW_ERR_BADARG;
+  if (!lw_range_ok(out, LW_INFO_WORDS * sizeof *out)) return LW_ERR_BADARG;
   struct tcp_pcb *pcb = e->pcb;
   memset(out, 0, LW_INFO_WORDS * sizeof *out);
   out[LW_INFO_STATE] = pcb->state;

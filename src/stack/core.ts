@@ -136,6 +136,7 @@ export class StackCore extends Emitter<CoreEvents> implements StackHost, LwSink,
     this.call('Stack.create', (e) => e.lw_init(lo, hi, memoryLimit));
   }
 
+  /** @internal */
   get isOpen(): boolean {
     return this.#state === 'open';
   }
@@ -170,6 +171,7 @@ export class StackCore extends Emitter<CoreEvents> implements StackHost, LwSink,
 
   // ---- StackHost ----
 
+  /** @internal */
   call<T>(operation: string, fn: (exports: LwipExports, runtime: LwipRuntime) => T): T {
     const runtime = this.#runtime;
     if (this.#state !== 'open' || !runtime) {
@@ -199,14 +201,17 @@ export class StackCore extends Emitter<CoreEvents> implements StackHost, LwSink,
     return result;
   }
 
+  /** @internal */
   register(handle: number, owner: HandleOwner): void {
     this.#owners.set(handle, owner);
   }
 
+  /** @internal */
   unregister(handle: number): void {
     this.#owners.delete(handle);
   }
 
+  /** @internal */
   removeInterface(iface: NetInterface): void {
     if (this.#interfaces.get(iface.id) !== iface) return;
     this.#interfaces.delete(iface.id);
@@ -214,6 +219,7 @@ export class StackCore extends Emitter<CoreEvents> implements StackHost, LwSink,
       this.call('NetInterface.remove', (x) => x.lw_netif_remove(iface.id));
   }
 
+  /** @internal */
   random(): number {
     // xorshift32 seeded from the stack's seed: deterministic per seed.
     let x = this.#rng;

@@ -12,7 +12,8 @@ export interface LwipExports {
   lw_timers_run(): number;
   lw_timers_next(): number;
   lw_buf_alloc(size: number): number;
-  lw_buf_free(ptr: number): void;
+  lw_buf_free(ptr: number): number;
+  lw_debug_fail(): void;
   lw_stats(out: number): number;
   lw_set_max_connections(max: number): void;
   lw_set_mem_limit(limit: number): void;

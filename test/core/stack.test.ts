@@ -212,4 +212,38 @@ test('several stacks in one process, on the real clock', async () => {
   for (const s of stacks) s.close();
 });
 
+test('a trap is caught: fatal event, every connection Destroyed, other stacks carry on', async () => {
+  const p = await pair();
+  p.b.listen({ port: 80 }, (c) => {
+    c.markActive();
+    c.on('readable', (d) => c.write(d));
+  });
+  const c = p.a.connect({ address: '10.0.0.2', port: 80 });
+  const log = record(c);
+  await until(p.clock, () => c.active, 'connected');
+  const fatal: StackError[] = [];
+  p.a.on('fatal', (e) => fatal.push(e));
+  const internal = p.a as unknown as {
+    call(op: string, fn: (x: { lw_debug_fail(): void }) => void): void;
+  };
+  assert.throws(() => internal.call('test', (x) => x.lw_debug_fail()), code('ERR_STACK_FAILED'));
+  await p.clock.settle();
+  assert.is(fatal.length, 1);
+  assert.match(fatal[0]!.message, /lw_debug_fail called/);
+  assert.equal(log, ['becameActive', 'terminated:destroyed:ERR_STACK_FAILED']);
+  assert.throws(() => p.a.connect({ address: '10.0.0.2', port: 80 }), code('ERR_STACK_FAILED'));
+  // The other stack is untouched and still serves new peers.
+  const x = await Stack.create({ clock: p.clock });
+  linkInterfaces(
+    x.addInterface({ ipv4: '10.0.1.1/24' }),
+    p.b.addInterface({ ipv4: '10.0.1.2/24' }),
+  );
+  const d = x.connect({ address: '10.0.1.2', port: 80 });
+  const echo = collect(d);
+  d.on('becameActive', () => d.write(new Uint8Array([1, 2, 3])));
+  await until(p.clock, () => echo.length() === 3, 'echo from the healthy stack');
+  x.close();
+  p.close();
+});
+
 test.run();
