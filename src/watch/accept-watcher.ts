@@ -5,8 +5,11 @@
  *
  * Queued connections are "accepted but not yet taken" (the kernel's accept
  * queue): established, holding whatever the peer sends without reading it.
- * A connection leaves the queue when it is handed to onAccept; it is then
- * marked active with delivery still off, and its stream owns it.
+ * A connection leaves the queue when it is handed to onAccept and its
+ * stream owns it; it is marked active (TcpConnection.markActive) only when
+ * a connection watcher starts it. Until then it keeps its slot in lwIP's
+ * listen backlog, so `backlog` bounds the handshakes completed and not yet
+ * started, queued or handed out.
  */
 import type { Stack } from '../tcp/stack.js';
 import type { TcpConnection } from '../tcp/connection.js';
@@ -71,7 +74,7 @@ export class TcpAcceptWatcher implements Disposable {
     this.#fill = r.bool('fillEndpoints') ?? true;
     this.#capacity = r.int('acceptedQueueCapacity', 1, 0x7fffffff) ?? 1024;
     this.#overflow = r.oneOf('overflow', Object.values(OverflowPolicy)) ?? OverflowPolicy.CloseNew;
-    const backlog = r.int('backlog', 1, 255);
+    const backlog = r.int('backlog', 1, 255) ?? 255;
     this.#socket = r.socketOptions();
     this.#stack = stack;
     this.#record = recordOf(stack);
@@ -146,7 +149,6 @@ export class TcpAcceptWatcher implements Disposable {
       conn.abort();
       return;
     }
-    conn.setRecvEnabled(false);
     this.#record.counters.optionsSkipped += applySocketOptions(conn, this.#socket).length;
     if (this.#queue.length >= this.#capacity) this.#queue = this.#queue.filter((c) => c.alive);
     if (this.#queue.length >= this.#capacity) {
@@ -174,8 +176,6 @@ export class TcpAcceptWatcher implements Disposable {
   #drain(): void {
     while (this.#state === 'running' && this.#queue.length > 0 && this.#budget.remaining > 0) {
       const conn = this.#queue.shift()!;
-      if (!conn.alive) continue;
-      conn.markActive();
       if (!conn.alive) continue;
       this.#budget.take(1);
       invoke(this.#onAccept, new TcpStream(this.#stack, conn, this.#fill));

@@ -151,7 +151,6 @@ export class TcpConnectWatcher implements Disposable {
     }
     this.#conn = conn;
     this.#record.track(conn);
-    conn.setRecvEnabled(false);
     this.#record.counters.optionsSkipped += applySocketOptions(conn, this.#socket).length;
     conn.on('becameActive', this.#onActive);
     conn.on('terminated', this.#onTerminated);

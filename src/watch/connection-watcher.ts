@@ -5,9 +5,11 @@
  * the watcher: the caller keeps what was not taken and waits for
  * onSendReady).
  *
- * Backpressure on the read side is lwIP's own: whenever the watcher holds
- * bytes back (budget spent, or not started yet) it turns delivery off, the
- * bytes wait in lwIP and the advertised window closes.
+ * Backpressure on the read side is lwIP's own: before start() the bytes
+ * wait in lwIP (or, for outgoing connections, up to 64 KiB in the stream)
+ * and the advertised window closes. Bytes the read budget
+ * holds back for later turns wait in the watcher, up to four turns' worth;
+ * beyond that delivery from lwIP is turned off until the watcher catches up.
  */
 import type { Stack } from '../tcp/stack.js';
 import type { TcpConnection } from '../tcp/connection.js';
@@ -38,6 +40,14 @@ export interface TrySendResult {
 
 const OP = 'createTcpConnectionWatcher';
 const DEFAULT_BUDGET = 256 * 1024;
+/**
+ * Bytes the read budget holds back stay in JavaScript up to this many
+ * turns' worth (at least MIN_HOLD); only beyond that is lwIP delivery
+ * turned off. Turning it off is a last resort: lwIP then keeps one refused
+ * segment and drops the following ones, which costs retransmissions.
+ */
+const HOLD_TURNS = 4;
+const MIN_HOLD = 64 * 1024;
 
 /**
  * Drives an established connection. Created with
@@ -79,6 +89,9 @@ export class TcpConnectionWatcher implements Disposable {
   #state: 'created' | 'running' | 'closed' = 'created';
   /** Bytes lwIP delivered that onRecv has not had yet. */
   #held: Uint8Array[] = [];
+  #heldBytes = 0;
+  /** Above this many held bytes, lwIP delivery is turned off. */
+  readonly #holdLimit: number;
   /** The peer's end of stream is known but onClose is not delivered yet. */
   #eofPending = false;
   #closeDelivered = false;
@@ -111,8 +124,11 @@ export class TcpConnectionWatcher implements Disposable {
     this.#linger = r.int('lingerSec', 0, 0x7fffffff);
     const readMax = r.int('maxReadBytesPerTick', 1, 0x7fffffff) ?? DEFAULT_BUDGET;
     const writeMax = r.int('maxWriteBytesPerTick', 1, 0x7fffffff) ?? DEFAULT_BUDGET;
-    const { conn, termination } = takeStream(stream, stack, OP);
+    const { conn, held, eof, termination } = takeStream(stream, stack, OP);
     this.id = conn.id;
+    this.#held = held;
+    this.#heldBytes = held.reduce((n, c) => n + c.length, 0);
+    this.#eofPending = eof;
     this.#stack = stack;
     this.#conn = conn;
     this.#onRecv = onRecv;
@@ -120,6 +136,7 @@ export class TcpConnectionWatcher implements Disposable {
     this.#onError = onError;
     this.#onSendReady = onSendReady;
     this.#readBudget = new TurnBudget(stack.clock, readMax, () => this.#pump());
+    this.#holdLimit = Math.max(HOLD_TURNS * readMax, MIN_HOLD);
     this.#writeBudget = new TurnBudget(stack.clock, writeMax, () => this.#maybeSendReady());
     this.#lingerTimer = new ClockTimer(stack.clock);
     recordOf(stack).counters.optionsSkipped += applySocketOptions(conn, socket).length;
@@ -143,6 +160,12 @@ export class TcpConnectionWatcher implements Disposable {
         this.id,
       );
     this.#state = 'running';
+    const conn = this.#conn;
+    if (conn.direction === 'accepted' && conn.alive && !conn.active && !this.#ended) {
+      // Accept != established: lwIP delivers the bytes it held from here on.
+      conn.markActive();
+      if (this.#writeShut && conn.active) conn.shutdownWrite();
+    }
     // Whatever is already known (an end while the stream held the
     // connection, a send-ready edge) is delivered on a later turn, not
     // inside start().
@@ -192,7 +215,8 @@ export class TcpConnectionWatcher implements Disposable {
     if (this.#state === 'closed' || this.#writeShut) return;
     this.#writeShut = true;
     this.#sendBlocked = false;
-    if (this.#conn.alive && !this.#ended) this.#conn.shutdownWrite();
+    // An accepted connection is marked active by start(), which sends the FIN then.
+    if (this.#conn.alive && this.#conn.active && !this.#ended) this.#conn.shutdownWrite();
   }
 
   /**
@@ -206,6 +230,7 @@ export class TcpConnectionWatcher implements Disposable {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     this.#held = [];
+    this.#heldBytes = 0;
     this.#readBudget.dispose();
     this.#writeBudget.dispose();
     const conn = this.#conn;
@@ -243,6 +268,7 @@ export class TcpConnectionWatcher implements Disposable {
 
   readonly #onReadable = (chunk: Uint8Array): void => {
     this.#held.push(chunk);
+    this.#heldBytes += chunk.length;
     this.#pump();
   };
 
@@ -264,13 +290,11 @@ export class TcpConnectionWatcher implements Disposable {
 
   /** Delivers held bytes within the budget, then the end of stream or the error. */
   #pump(): void {
-    if (this.#state !== 'running') {
-      if (this.#state === 'created' && this.#held.length > 0) this.#conn.setRecvEnabled(false);
-      return;
-    }
+    if (this.#state !== 'running') return;
     const ended = this.#ended;
     if (ended && this.#failed(ended)) {
       this.#held = [];
+      this.#heldBytes = 0;
       if (this.#errorDelivered) return;
       this.#errorDelivered = true;
       invoke(this.#onError, ended.error?.errno || Errno.ECONNABORTED);
@@ -281,13 +305,14 @@ export class TcpConnectionWatcher implements Disposable {
       const n = Math.min(chunk.length, this.#readBudget.remaining);
       if (n === chunk.length) this.#held.shift();
       else this.#held[0] = chunk.subarray(n);
+      this.#heldBytes -= n;
       this.#readBudget.take(n);
       invoke(this.#onRecv, n === chunk.length ? chunk : chunk.subarray(0, n));
       if (this.#state !== 'running') return;
     }
+    // Bytes left over wait for the budget's next turn (it is scheduled).
     if (this.#held.length > 0) {
-      // The budget is spent: let lwIP keep the rest until the next turn.
-      this.#conn.setRecvEnabled(false);
+      this.#conn.setRecvEnabled(this.#heldBytes <= this.#holdLimit);
       return;
     }
     if (ended) this.#eofPending = true;

@@ -61,11 +61,16 @@ export interface TcpAcceptOption extends TcpSocketOptions {
   maxAcceptPerTick?: number;
   /** Fill stream.peer/local (default true); false leaves both undefined. */
   fillEndpoints?: boolean;
-  /** Accepted connections waiting for their turn (default 1024); beyond it `overflow` applies. */
+  /** Accepted connections waiting for their turn (default 1024); beyond it `overflow` applies. Bounded by `backlog` too. */
   acceptedQueueCapacity?: number;
   /** Default CloseNew. */
   overflow?: OverflowPolicy;
-  /** lwIP listen backlog: handshakes completed but not yet taken into the queue (1..255, default 128). */
+  /**
+   * lwIP listen backlog (1..255, default 255): connections completed and not
+   * yet started by a connection watcher, queued or handed out. When it is
+   * full lwIP ignores new SYNs (the peers retry), as a full kernel backlog
+   * does; the accepted queue can only overflow below this bound.
+   */
   backlog?: number;
 }
 

@@ -4,9 +4,12 @@
  * connect. It owns one established connection until that is handed to
  * createTcpConnectionWatcher; it never reads or writes itself.
  *
- * While a stream owns its connection, lwIP delivers nothing to JavaScript:
- * received bytes (and the peer's FIN) wait in lwIP, whose window closes as
- * they pile up. The connection watcher turns delivery on when it starts.
+ * While a stream owns its connection nothing is read from it. An accepted
+ * connection is not marked active before a watcher starts it, so its bytes
+ * (and the peer's FIN) wait in lwIP, whose window closes as they pile up.
+ * An outgoing connection is established already: its first 64 KiB wait in
+ * the stream, then lwIP delivery is turned off. Either way the watcher
+ * that takes the connection delivers everything, in order.
  *
  * Ownership safety net: a stream dropped without close() and without being
  * handed to a watcher is found by a FinalizationRegistry and its connection
@@ -33,6 +36,24 @@ export interface Termination {
   error: StackError | undefined;
 }
 
+/** @internal What a watcher takes over from a stream. */
+export interface Handover {
+  conn: TcpConnection;
+  /** Bytes that arrived while the stream owned an outgoing connection. */
+  held: Uint8Array[];
+  /** The peer's FIN arrived after `held`. */
+  eof: boolean;
+  termination: Termination | undefined;
+}
+
+/**
+ * Bytes an outgoing connection's stream keeps before it turns lwIP
+ * delivery off. (Accepted connections need no such buffer: until a watcher
+ * starts them they are not marked active, and lwIP holds their bytes
+ * without crediting the window.)
+ */
+const STREAM_HOLD = 64 * 1024;
+
 /**
  * Holds the connection on behalf of a stream. It must not reference the
  * stream (the FinalizationRegistry could never fire otherwise).
@@ -40,6 +61,9 @@ export interface Termination {
 class StreamCore {
   conn: TcpConnection | undefined;
   termination: Termination | undefined;
+  held: Uint8Array[] = [];
+  heldBytes = 0;
+  eof = false;
 
   constructor(
     conn: TcpConnection,
@@ -48,11 +72,23 @@ class StreamCore {
   ) {
     this.conn = conn;
     conn.on('terminated', this.onTerminated);
+    conn.on('readable', this.onReadable);
+    conn.on('readEOF', this.onReadEOF);
     record.unownedStreams++;
   }
 
   readonly onTerminated = (reason: TerminationReason, error: StackError | undefined) => {
     this.termination = { reason, error };
+  };
+
+  readonly onReadable = (chunk: Uint8Array) => {
+    this.held.push(chunk);
+    this.heldBytes += chunk.length;
+    if (this.heldBytes > STREAM_HOLD) this.conn?.setRecvEnabled(false);
+  };
+
+  readonly onReadEOF = () => {
+    this.eof = true;
   };
 
   /** Gives up the connection (taken by a watcher, closed, or reclaimed). */
@@ -61,6 +97,8 @@ class StreamCore {
     if (!conn) return undefined;
     this.conn = undefined;
     conn.off('terminated', this.onTerminated);
+    conn.off('readable', this.onReadable);
+    conn.off('readEOF', this.onReadEOF);
     this.record.unownedStreams--;
     return conn;
   }
@@ -69,6 +107,7 @@ class StreamCore {
   reclaimLeaked(): void {
     const conn = this.release();
     if (!conn) return;
+    this.held = [];
     this.record.counters.streamsLeaked++;
     conn.abort();
   }
@@ -79,7 +118,7 @@ const cores = new WeakMap<TcpStream, StreamCore>();
 
 const safetyNet = new FinalizationRegistry<StreamCore>((core) => core.reclaimLeaked());
 
-/** @internal Symbol.dispose, or its registered stand-in where the runtime lacks it. */
+/** Symbol.dispose, or its registered stand-in where the runtime lacks it (the key of every dispose method here). */
 export const DISPOSE: typeof Symbol.dispose =
   (Symbol as { dispose?: typeof Symbol.dispose }).dispose ??
   (Symbol.for('Symbol.dispose') as typeof Symbol.dispose);
@@ -135,6 +174,7 @@ export class TcpStream implements Disposable {
     const core = cores.get(this);
     const conn = core?.release();
     if (!core || !conn) return;
+    core.held = [];
     safetyNet.unregister(core);
     conn.gracefulClose();
   }
@@ -150,16 +190,11 @@ export class TcpStream implements Disposable {
  * `stack`. Throws ERR_STREAM_CONSUMED when the stream no longer owns one
  * and ERR_INVALID_ARGUMENT when it is not a stream of `stack`.
  */
-export function takeStream(
-  stream: TcpStream,
-  stack: Stack,
-  operation: string,
-): { conn: TcpConnection; termination: Termination | undefined } {
+export function takeStream(stream: TcpStream, stack: Stack, operation: string): Handover {
   const core = stream instanceof TcpStream ? cores.get(stream) : undefined;
   if (!core) throw StackError.invalidArgument(operation, 'stream', 'must be a TcpStream');
   if (core.stack !== stack)
     throw StackError.invalidArgument(operation, 'stream', 'belongs to a different stack');
-  const termination = core.termination;
   const conn = core.release();
   if (!conn)
     throw StackError.invalidState(
@@ -169,5 +204,7 @@ export function takeStream(
       stream.id,
     );
   safetyNet.unregister(core);
-  return { conn, termination };
+  const handover = { conn, held: core.held, eof: core.eof, termination: core.termination };
+  core.held = [];
+  return handover;
 }

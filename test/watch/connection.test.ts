@@ -275,4 +275,21 @@ test('received bytes wait in lwIP while a stream owns the connection', async () 
   p.close();
 });
 
+test('an outgoing stream keeps what arrives before its watcher starts, past 64 KiB too', async () => {
+  const p = await pair();
+  const data = bytes(200_000, 5);
+  acceptOn(p).watcher.stop();
+  const { streams } = acceptOn(p, { localBind: ipEndpoint('0.0.0.0', 81) });
+  const client = await connectTo(p, '10.0.0.2', 81);
+  await until(p.clock, () => streams.length === 1, 'accept');
+  const speaker = watch(p, 'b', streams[0]!);
+  sendAll(speaker.w, speaker.log, data);
+  speaker.w.shutdownWrite();
+  await p.clock.advance(2000);
+  const late = watch(p, 'a', client);
+  await until(p.clock, () => late.log.closed, 'everything, then onClose');
+  assert.is(sha256(late.log.bytes()), sha256(data));
+  p.close();
+});
+
 test.run();
