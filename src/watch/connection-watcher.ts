@@ -290,7 +290,11 @@ export class TcpConnectionWatcher implements Disposable {
 
   /** Delivers held bytes within the budget, then the end of stream or the error. */
   #pump(): void {
-    if (this.#state !== 'running') return;
+    if (this.#state !== 'running') {
+      if (this.#state === 'created' && this.#heldBytes > this.#holdLimit)
+        this.#conn.setRecvEnabled(false);
+      return;
+    }
     const ended = this.#ended;
     if (ended && this.#failed(ended)) {
       this.#held = [];
