@@ -7,7 +7,7 @@ import { parseIp, type IpAddress } from '../stack/address.js';
 import { StackCore, type StackOptions } from '../stack/core.js';
 import { StackError } from '../stack/errors.js';
 import { TcpConnection } from './connection.js';
-import { addressArgs, endpointsOf } from './endpoint.js';
+import { addressArgs, endpointsOf, type TcpEndpoint } from './endpoint.js';
 import { TcpListener, type ConnectionHandler, type SynHandler } from './listener.js';
 
 /** Options of Stack.listen. */
@@ -111,9 +111,11 @@ export class Stack extends StackCore {
       rt.readWords(LwInfo.WORDS, (p) => x.lw_tcp_info(handle, p)),
     );
     const local = info ? endpointsOf(info).local : { family: 4 as const, address: '0.0.0.0', port };
-    const shown = anyAddress
-      ? { ...local, address: ip?.family === 6 ? '::' : local.address }
-      : local;
+    // Like node:net, a listener on every address (IPv4 and IPv6) reports '::'.
+    const shown: TcpEndpoint =
+      anyAddress && (!ip || ip.family === 6)
+        ? { family: 6, address: '::', port: local.port }
+        : local;
     return new TcpListener(this, handle, shown, onConnection, options.onSyn);
   }
 
