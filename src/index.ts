@@ -86,3 +86,5 @@ export {
   type TunCounters,
 } from './tun/device.js';
 export { attachTun, type TunLink } from './tun/attach.js';
+export * from './watch/index.js';
+export * from './sim/index.js';

@@ -4,15 +4,20 @@
  * parses the first word and hands over.
  *
  *   lwip-wasm demo            two stacks in memory: echo + bulk transfer
+ *   lwip-wasm sim ...         a deterministic simulated exchange (pcap, summary)
  *   lwip-wasm help            this text
  */
 import { runDemo } from './demo.js';
+import { runSim } from './sim.js';
 
 const USAGE = `usage: lwip-wasm <command> [options]
 
 commands:
   demo [--mib N] [--mtu N]   two stacks on an in-memory link: an echo, a bulk
                              transfer with progress, throughput and stats
+  sim <scenario|file.json> [--seed N] [--pcap FILE] [--json] [--trace]
+                             run a deterministic simulation; 'sim --list' names
+                             the built-in scenarios
   help                       show this text
 `;
 
@@ -20,6 +25,7 @@ type Command = (args: string[]) => Promise<number>;
 
 const commands: Record<string, Command> = {
   demo: runDemo,
+  sim: runSim,
   help: async () => {
     process.stdout.write(USAGE);
     return 0;
@@ -35,6 +41,12 @@ async function main(argv: string[]): Promise<number> {
   }
   return command(rest);
 }
+
+// Output piped into a command that stops reading (head) is not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw error;
+});
 
 main(process.argv.slice(2)).then(
   (code) => {

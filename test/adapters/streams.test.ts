@@ -26,7 +26,8 @@ test('echo through ReadableStream / WritableStream; close() is a FIN', async () 
   const chunks: Uint8Array[] = [];
   let done = false;
   void (async () => {
-    for await (const chunk of c.streams.readable) chunks.push(chunk);
+    const reader = c.streams.readable.getReader();
+    for (let r = await reader.read(); !r.done; r = await reader.read()) chunks.push(r.value);
     done = true;
   })();
   await until(p.clock, () => done, 'the echo ends with the peer FIN');
