@@ -213,6 +213,10 @@ LW_EXPORT int32_t lw_tcp_shutdown_write(int32_t handle);
 LW_EXPORT int32_t lw_tcp_close(int32_t handle);
 /* Sends RST and frees the connection; LW_EV_TERMINATED (abort) follows. */
 LW_EXPORT int32_t lw_tcp_abort(int32_t handle);
+/* This connection's receive window maximum and send buffer size in bytes
+ * (0 = unchanged), clamped like lw_set_tcp_buffers. A larger window is
+ * announced at once; a smaller one takes back only credit not yet announced. */
+LW_EXPORT int32_t lw_tcp_set_buffers(int32_t handle, uint32_t wnd, uint32_t sndbuf);
 /* Sets TCP_NODELAY (1) or Nagle (0). */
 LW_EXPORT int32_t lw_tcp_set_nodelay(int32_t handle, int32_t on);
 /* Keepalive: idle/interval in ms, count probes; on = 0 turns it off. */

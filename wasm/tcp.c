@@ -60,6 +60,8 @@ static int push(int32_t **list, uint32_t *n, uint32_t *cap, int32_t h) {
 }
 
 static void on_destroy(u8_t id, void *data);
+static int deliverable(const struct lw_entry *e);
+static void owe_fin(struct lw_entry *e);
 static err_t on_passive_open(u8_t id, struct tcp_pcb_listen *lpcb, struct tcp_pcb *cpcb);
 static const struct tcp_ext_arg_callbacks ext_callbacks = {on_destroy, on_passive_open};
 
@@ -156,6 +158,7 @@ static void on_err(void *arg, err_t err) {
     terminate(e, LW_REASON_RESET,
               (e->flags & LW_F_CONNECTING) ? LW_CAUSE_REFUSED : LW_CAUSE_RESET);
   } else if (err == ERR_CLSD) {
+    owe_fin(e);
     terminate(e, LW_REASON_CLOSE, LW_CAUSE_CLOSED);
   } else {
     terminate(e, LW_REASON_DESTROYED, lw_in_timers() ? LW_CAUSE_TIMEOUT : LW_CAUSE_ABORTED);
@@ -179,11 +182,22 @@ static void on_destroy(u8_t id, void *data) {
   }
 }
 
+/* An orderly end still owes the application the peer's FIN if it arrived
+ * while delivery was held: readEOF always precedes terminated(close)
+ * (unless the application closed: then it reads nothing more). */
+static void owe_fin(struct lw_entry *e) {
+  if (!(e->flags & LW_F_FIN_PENDING)) return;
+  e->flags &= ~LW_F_FIN_PENDING;
+  if (e->flags & LW_F_CLOSING) return; /* after gracefulClose nothing is delivered */
+  js_event(LW_EV_FIN, lw_handle_of(e), 0, 0);
+}
+
 void lw_tcp_finish_pending(void) {
   for (uint32_t i = 0; i < npending; i++) {
     struct lw_entry *e = lw_handle_get(pending[i]);
     if (!e || !(e->flags & LW_F_GONE)) continue;
-    if (e->flags & LW_F_CLOSING) {
+    if (e->flags & (LW_F_CLOSING | LW_F_WRITE_SHUT)) {
+      owe_fin(e);
       terminate(e, LW_REASON_CLOSE, LW_CAUSE_CLOSED);
     } else {
       terminate(e, LW_REASON_DESTROYED, e->cause);
@@ -195,7 +209,13 @@ void lw_tcp_finish_pending(void) {
     struct lw_entry *e = lw_handle_get(watched[i]);
     if (!e || !e->pcb) continue;
     enum tcp_state s = e->pcb->state;
-    if ((s == TIME_WAIT || s == CLOSED) && e->pcb->refused_data == NULL) {
+    /* Done once nothing is left for the application: no refused or held
+     * data, and a pending FIN only if delivery is allowed (it is sent now). */
+    int owed = !(e->flags & LW_F_CLOSING) &&
+               (e->pcb->refused_data != NULL || e->nheld != 0 ||
+                ((e->flags & LW_F_FIN_PENDING) && !deliverable(e)));
+    if ((s == TIME_WAIT || s == CLOSED) && !owed) {
+      owe_fin(e);
       terminate(e, LW_REASON_CLOSE, LW_CAUSE_CLOSED);
       continue;
     }
@@ -716,6 +736,44 @@ LW_EXPORT int32_t lw_tcp_abort(int32_t handle) {
   detach(e);
   tcp_abort(pcb);
   terminate(e, LW_REASON_ABORT, LW_CAUSE_LOCAL);
+  lw_leave();
+  return 0;
+}
+
+LW_EXPORT int32_t lw_tcp_set_buffers(int32_t handle, uint32_t wnd, uint32_t sndbuf) {
+  struct lw_entry *e = conn(handle);
+  if (!e) return LW_ERR_STALE;
+  struct tcp_pcb *pcb = e->pcb;
+  lw_enter();
+  if (wnd) {
+    if (wnd < 1024) wnd = 1024;
+    if (wnd > TCP_WND) wnd = TCP_WND;
+    uint32_t before = lw_tcp_wnd_max(pcb);
+    e->wnd = wnd;
+    uint32_t after = lw_tcp_wnd_max(pcb);
+    if (after > before) {
+      pcb->rcv_wnd += after - before;
+      tcp_ack_now(pcb); /* tell the peer about the larger window now */
+      tcp_output(pcb);
+    } else if (after < before) {
+      /* Credit not yet announced is taken back; the announced window is
+       * never shrunk (lwIP's tcp_update_rcv_ann_wnd keeps its edge). */
+      uint32_t d = before - after;
+      pcb->rcv_wnd = pcb->rcv_wnd > d ? pcb->rcv_wnd - d : 0;
+    }
+  }
+  if (sndbuf) {
+    if (sndbuf < 2048) sndbuf = 2048;
+    if (sndbuf > TCP_SND_BUF) sndbuf = TCP_SND_BUF;
+    if (sndbuf > e->sndbuf) {
+      pcb->snd_buf += sndbuf - e->sndbuf;
+      check_writable(e);
+    } else {
+      uint32_t d = e->sndbuf - sndbuf;
+      pcb->snd_buf = pcb->snd_buf > d ? pcb->snd_buf - d : 0;
+    }
+    e->sndbuf = sndbuf;
+  }
   lw_leave();
   return 0;
 }

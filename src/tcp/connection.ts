@@ -248,6 +248,23 @@ export class TcpConnection extends Emitter<TcpConnectionEvents> implements Handl
     this.#alive = false;
   }
 
+  /**
+   * Sets this connection's receive window and/or send buffer in bytes
+   * (1 KiB..8 MiB and 2 KiB..8 MiB; values are clamped). A larger window is
+   * announced at once; shrinking takes back only credit not yet announced.
+   */
+  setBufferSizes(sizes: { receiveWindow?: number; sendBuffer?: number }): void {
+    const check = (v: number | undefined, field: string) => {
+      if (v !== undefined && (!Number.isInteger(v) || v <= 0))
+        throw StackError.invalidArgument('setBufferSizes', field, 'must be a positive integer');
+      return v ?? 0;
+    };
+    const wnd = check(sizes.receiveWindow, 'receiveWindow');
+    const snd = check(sizes.sendBuffer, 'sendBuffer');
+    if (!this.#alive) return;
+    this.#call('setBufferSizes', (x) => x.lw_tcp_set_buffers(this.#handle, wnd, snd));
+  }
+
   /** Sets TCP_NODELAY (true disables Nagle's algorithm). */
   setNoDelay(on = true): void {
     if (!this.#alive) return;

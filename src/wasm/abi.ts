@@ -41,6 +41,7 @@ export interface LwipExports {
   lw_tcp_close(handle: number): number;
   lw_tcp_abort(handle: number): number;
   lw_tcp_set_nodelay(handle: number, on: number): number;
+  lw_tcp_set_buffers(handle: number, wnd: number, sndbuf: number): number;
   lw_tcp_set_keepalive(
     handle: number,
     on: number,

@@ -189,6 +189,43 @@ for (const family of ['v4', 'v6'] as const) {
     p.close();
   });
 
+  test('a FIN that arrives while delivery is off still reaches the app before terminated', async () => {
+    const p = await pair();
+    let s: TcpConnection | undefined;
+    p.b.listen({ port: 80 }, (c) => {
+      s = c;
+      c.markActive();
+    });
+    const c = p.a.connect({ address: server, port: 80 });
+    await until(p.clock, () => c.active && s?.active === true, 'connected');
+    const log = record(s!);
+    s!.setRecvEnabled(false);
+    c.shutdownWrite();
+    await p.clock.advance(1_000);
+    assert.equal(log, [], 'nothing delivered while off');
+    s!.shutdownWrite();
+    await until(p.clock, () => !s!.alive, 'orderly end');
+    assert.equal(log, ['readEOF', 'terminated:close']);
+    p.close();
+  });
+
+  test('setBufferSizes: a smaller send buffer takes fewer bytes per write', async () => {
+    const p = await pair();
+    p.b.listen({ port: 80 }, (c) => {
+      c.setRecvEnabled(false);
+      c.markActive();
+    });
+    const c = p.a.connect({ address: server, port: 80 });
+    await until(p.clock, () => c.active, 'connected');
+    c.setBufferSizes({ sendBuffer: 4096 });
+    assert.ok(c.write(new Uint8Array(100_000)) <= 4096);
+    assert.throws(
+      () => c.setBufferSizes({ receiveWindow: -1 }),
+      (e: unknown) => (e as { code: string }).code === 'ERR_INVALID_ARGUMENT',
+    );
+    p.close();
+  });
+
   test('leak check: handle table empty and heap back to baseline after everything ends', async () => {
     const p = await pair();
     const baseA = p.a.stats().heap.lwipBytes;
