@@ -42,7 +42,14 @@ Object.defineProperty(TcpConnection.prototype, 'streams', {
   },
 });
 
-export { Stack, type ListenOptions, type ConnectOptions } from './tcp/stack.js';
+export {
+  Stack,
+  type ListenOptions,
+  type ConnectOptions,
+  type ConnectionFigures,
+  type TcpStackStats,
+  type StackShutdownReport,
+} from './tcp/stack.js';
 export type { NetApi, StackConnectOptions } from './net/api.js';
 export type { StackServer, StackServerOptions, StackListenOptions } from './net/server.js';
 export type { StackSocket, StackSocketOptions } from './net/socket.js';

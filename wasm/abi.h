@@ -131,6 +131,9 @@ enum lw_stat {
   LW_STAT_OUT_PACKETS,        /* packets handed to js_output */
   LW_STAT_REFUSED_LIMIT,      /* connections refused by the connection limit */
   LW_STAT_SYS_HEAP,           /* bytes in use in the whole C heap (mallinfo) */
+  LW_STAT_TCP_REXMIT,         /* TCP segments sent again (any connection of ours) */
+  LW_STAT_TCP_DROPPED,        /* TCP segments dropped (checksum, no pcb, refused...) */
+  LW_STAT_TCP_CHKERR,         /* TCP segments with a bad checksum */
   LW_STATS_WORDS
 };
 /* Memory limit for lwIP's heap in bytes (0 = none); applies from now on. */
@@ -238,7 +241,7 @@ enum lw_info {
   LW_INFO_CWND,
   LW_INFO_MSS,
   LW_INFO_NRTX,         /* retransmissions of the current segment */
-  LW_INFO_RETRANSMITS,  /* retransmission timeouts seen on this connection */
+  LW_INFO_RETRANSMITS,  /* segments this connection sent again, cumulative */
   LW_INFO_UNACKED,      /* bytes sent and not yet acknowledged */
   LW_INFO_FLAGS,        /* bit 0 active, 1 recv enabled, 2 writable, 3 write shut, 4 closing */
   LW_INFO_WORDS

@@ -27,6 +27,7 @@ enum lw_flag {
   LW_F_WATCH_END = 1 << 9,     /* check at leave() whether the close finished */
   LW_F_SYN_HELD = 1 << 10,     /* passive open waiting for lw_tcp_syn_answer */
   LW_F_HOLD_SYNS = 1 << 11,    /* listener: hold every SYN (transparent proxying) */
+  LW_F_SENT_ANY = 1 << 12,     /* snd_max is valid */
 };
 
 struct lw_entry {
@@ -38,7 +39,8 @@ struct lw_entry {
   uint8_t cause;        /* lw_cause recorded when lwIP freed the pcb */
   uint32_t wnd;         /* receive window maximum */
   uint32_t sndbuf;      /* send buffer size */
-  uint32_t retransmits;
+  uint32_t retransmits;  /* segments sent again (seen at output) */
+  uint32_t snd_max;      /* highest sequence number sent + 1 */
   int32_t next_free;
   /* Data that arrived before markActive, held uncredited (the window closes
    * as it fills, so the peer is flow-controlled rather than dropped). */
@@ -67,6 +69,8 @@ int lw_in_timers(void);
 void lw_tcp_init(void);
 void lw_tcp_finish_pending(void);
 void lw_tcp_stats(uint32_t *out);
+/* Called for every outgoing IP packet: counts TCP retransmissions. */
+void lw_tcp_note_output(const uint8_t *packet, uint32_t len);
 
 /* Interfaces (wasm/netif.c). */
 int lw_netif_is_transparent(const struct netif *netif);

@@ -32,10 +32,12 @@ static void send_out(struct netif *netif, struct pbuf *p) {
   int32_t id = (int32_t)(intptr_t)netif->state;
   out_packets++;
   if (p->len == p->tot_len) {
+    lw_tcp_note_output(p->payload, p->tot_len);
     js_output(id, p->payload, p->tot_len);
     return;
   }
   u16_t n = pbuf_copy_partial(p, flat, p->tot_len, 0);
+  lw_tcp_note_output(flat, n);
   js_output(id, flat, n);
 }
 
@@ -68,9 +70,14 @@ int lw_ip4_accept_any(struct netif *inp, const struct ip_hdr *iphdr) {
   return lw_netif_is_transparent(inp) && IPH_PROTO(iphdr) == IP_PROTO_TCP;
 }
 
+/* Not the unspecified address either: tcp_input would answer from "::",
+ * and the output path puts an interface address in its place after the
+ * checksum was computed (a bad RST/SYN-ACK; found by the fuzzer). IPv4's
+ * 0.0.0.0 counts as broadcast, which tcp_input drops. */
 int lw_ip6_accept_any(struct netif *inp, const struct ip6_hdr *ip6hdr) {
   return lw_netif_is_transparent(inp) && IP6H_NEXTH(ip6hdr) == IP6_NEXTH_TCP &&
-         !ip6_addr_ismulticast(ip6_current_dest_addr());
+         !ip6_addr_ismulticast(ip6_current_dest_addr()) &&
+         !ip6_addr_isany(ip6_current_dest_addr());
 }
 
 static struct lw_netif *get(int32_t id) {
@@ -177,9 +184,17 @@ static void note_fragment(void) {
   }
 }
 
+/* lwIP reads a header's length field before it checks that the packet
+ * holds the header (ip6_input reads the payload length of a 1..5-byte
+ * packet past the end of its pbuf; found by the fuzzer, test/fuzz), so
+ * anything shorter than a fixed IP header is dropped before lwIP. */
+static int too_short(const uint8_t *ptr, int32_t len) {
+  return len < 20 || ((ptr[0] >> 4) == 6 && len < 40);
+}
+
 static void input_one(struct lw_netif *n, const uint8_t *ptr, int32_t len) {
   in_packets++;
-  if (len < 1 || len > 65535) {
+  if (len < 1 || len > 65535 || too_short(ptr, len)) {
     in_dropped++;
     return;
   }
@@ -246,7 +261,8 @@ LW_EXPORT int32_t lw_input_commit(int32_t id, int32_t count) {
     struct pbuf *p = reserved[i];
     reserved[i] = NULL;
     in_packets++;
-    if (!p) {
+    if (!p || too_short(p->payload, p->tot_len)) {
+      if (p) pbuf_free(p);
       in_dropped++;
       continue;
     }

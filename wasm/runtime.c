@@ -11,6 +11,7 @@
 
 #include "glue.h"
 #include "lwip/init.h"
+#include "lwip/stats.h"
 #include "lwip/sys.h"
 #include "lwip/timeouts.h"
 
@@ -180,6 +181,8 @@ LW_EXPORT int32_t lw_stats(uint32_t *out) {
   out[LW_STAT_HEAP_REFUSED] = mem_refused;
   out[LW_STAT_HANDLES] = lw_handle_count(LW_KIND_LISTENER) + lw_handle_count(LW_KIND_CONNECTION);
   out[LW_STAT_CONNECTIONS] = lw_handle_count(LW_KIND_CONNECTION);
+  out[LW_STAT_TCP_DROPPED] = (uint32_t)lwip_stats.tcp.drop;
+  out[LW_STAT_TCP_CHKERR] = (uint32_t)lwip_stats.tcp.chkerr;
   struct mallinfo mi = mallinfo();
   out[LW_STAT_SYS_HEAP] = (uint32_t)mi.uordblks;
   lw_tcp_stats(out);

@@ -55,6 +55,12 @@ export interface StackStats {
     established: number;
     closing: number;
     timeWait: number;
+    /** Segments retransmitted since the stack started. */
+    retransmissions: number;
+    /** Segments dropped by TCP input (bad checksum, no connection, refused...). */
+    droppedSegments: number;
+    /** Of those, segments with a bad checksum. */
+    checksumErrors: number;
   };
   /** Live handles in the glue's table (connections + listeners). */
   handles: number;
@@ -379,6 +385,9 @@ export class StackCore extends Emitter<CoreEvents> implements StackHost, LwSink,
         established: at(LwStat.PCB_ESTABLISHED),
         closing: at(LwStat.PCB_CLOSING),
         timeWait: at(LwStat.PCB_TIME_WAIT),
+        retransmissions: at(LwStat.TCP_REXMIT),
+        droppedSegments: at(LwStat.TCP_DROPPED),
+        checksumErrors: at(LwStat.TCP_CHKERR),
       },
       handles: at(LwStat.HANDLES),
       connections: at(LwStat.CONNECTIONS),

@@ -47,11 +47,32 @@ export interface TcpConnectionInfo {
   sendBufferFree: number;
   /** Bytes sent and not acknowledged. */
   unacked: number;
-  /** Retransmissions of the oldest unacknowledged segment. */
+  /** Segments this connection sent again, since it started. */
   retransmissions: number;
+  /** Retransmission timeouts in a row for the oldest unacknowledged segment (lwIP's backoff). */
+  backoff: number;
 }
 
 type Phase = 'new' | 'connecting' | 'active' | 'closing' | 'closed';
+
+/** Per stack: its live connections, and the byte totals of all it ever had. */
+interface Registry {
+  live: Set<TcpConnection>;
+  bytesIn: number;
+  bytesOut: number;
+  opened: number;
+}
+const registries = new WeakMap<StackHost, Registry>();
+
+/** @internal The connection registry of a stack (Stack.connections, stats, shutdown). */
+export function registryOf(host: StackHost): Registry {
+  let r = registries.get(host);
+  if (!r) {
+    r = { live: new Set(), bytesIn: 0, bytesOut: 0, opened: 0 };
+    registries.set(host, r);
+  }
+  return r;
+}
 
 const MAX_WRITE_COPY = 8 << 20;
 
@@ -76,6 +97,7 @@ export class TcpConnection extends Emitter<TcpConnectionEvents> implements Handl
   #error: StackError | undefined;
   #bytesIn = 0;
   #bytesOut = 0;
+  readonly #registry: Registry;
 
   /** @internal Created by Stack.connect and by listeners. */
   constructor(host: StackHost, handle: number, direction: 'accepted' | 'outgoing') {
@@ -89,6 +111,9 @@ export class TcpConnection extends Emitter<TcpConnectionEvents> implements Handl
     this.#local = unknown;
     this.#peer = unknown;
     this.#refreshEndpoints();
+    this.#registry = registryOf(host);
+    this.#registry.live.add(this);
+    this.#registry.opened++;
     host.register(handle, this);
   }
 
@@ -208,6 +233,7 @@ export class TcpConnection extends Emitter<TcpConnectionEvents> implements Handl
       return 0;
     }
     this.#bytesOut += n;
+    this.#registry.bytesOut += n;
     if (n < len) {
       this.#writable = false;
       this.#blocked = true;
@@ -293,7 +319,8 @@ export class TcpConnection extends Emitter<TcpConnectionEvents> implements Handl
       mss: at(LwInfo.MSS),
       sendBufferFree: at(LwInfo.SNDBUF),
       unacked: at(LwInfo.UNACKED),
-      retransmissions: at(LwInfo.NRTX),
+      retransmissions: at(LwInfo.RETRANSMITS),
+      backoff: at(LwInfo.NRTX),
     };
   }
 
@@ -337,6 +364,7 @@ export class TcpConnection extends Emitter<TcpConnectionEvents> implements Handl
   handleData(bytes: Uint8Array): void {
     if (this.#terminatedEmitted || !this.#alive) return;
     this.#bytesIn += bytes.length;
+    this.#registry.bytesIn += bytes.length;
     this.emit('readable', bytes);
   }
 
@@ -350,6 +378,7 @@ export class TcpConnection extends Emitter<TcpConnectionEvents> implements Handl
     this.#reason = reason;
     this.#error = error;
     this.#host.unregister(this.#handle);
+    this.#registry.live.delete(this);
     this.emit('terminated', reason, error);
     this.removeAllListeners();
   }

@@ -6,7 +6,9 @@ import { LwErr, LwInfo, LwListen } from '../wasm/abi.js';
 import { parseIp, type IpAddress } from '../stack/address.js';
 import { StackCore, type StackOptions } from '../stack/core.js';
 import { StackError } from '../stack/errors.js';
-import { TcpConnection } from './connection.js';
+import { registryOf, TcpConnection, type TcpConnectionInfo } from './connection.js';
+import type { StackStats } from '../stack/core.js';
+import type { TimerClient } from '../stack/clock.js';
 import { addressArgs, endpointsOf, type TcpEndpoint } from './endpoint.js';
 import { TcpListener, type ConnectionHandler, type SynHandler } from './listener.js';
 
@@ -54,7 +56,51 @@ function checkPort(value: unknown, operation: string, field: string, min: number
   return value;
 }
 
+/** One connection in Stack.stats({ connections: true }). */
+export interface ConnectionFigures extends TcpConnectionInfo {
+  id: number;
+  direction: 'accepted' | 'outgoing';
+  local: TcpEndpoint;
+  peer: TcpEndpoint;
+  active: boolean;
+  recvEnabled: boolean;
+  writable: boolean;
+}
+
+/** Stack.stats(): the core figures plus TCP connection totals (and, on request, each connection). */
+export interface TcpStackStats extends StackStats {
+  totals: {
+    /** Connections opened or accepted since the stack started. */
+    opened: number;
+    /** Connections alive now (from the connection model's view). */
+    live: number;
+    /** Bytes delivered to and taken from the application, all connections ever. */
+    bytesIn: number;
+    bytesOut: number;
+  };
+  /** Present with stats({ connections: true }). */
+  perConnection?: ConnectionFigures[];
+}
+
+/** What Stack.shutdown() did. */
+export interface StackShutdownReport {
+  /** Listeners closed. */
+  listeners: number;
+  /** Connections whose orderly close completed. */
+  closed: number;
+  /** Connections aborted at the deadline. */
+  aborted: number;
+  /** Connections that ended otherwise meanwhile (reset, timeout). */
+  failed: number;
+  /** True when the deadline passed with connections still open. */
+  timedOut: boolean;
+  /** Time taken on the stack's clock, in ms. */
+  elapsedMs: number;
+}
+
 export class Stack extends StackCore {
+  readonly #listeners = new Set<TcpListener>();
+
   private constructor(options: StackOptions) {
     super(options);
   }
@@ -116,7 +162,104 @@ export class Stack extends StackCore {
       anyAddress && (!ip || ip.family === 6)
         ? { family: 6, address: '::', port: local.port }
         : local;
-    return new TcpListener(this, handle, shown, onConnection, options.onSyn);
+    const listener = new TcpListener(this, handle, shown, onConnection, options.onSyn);
+    this.#listeners.add(listener);
+    return listener;
+  }
+
+  /** The connections alive now (accepted and outgoing), in creation order. */
+  connections(): IterableIterator<TcpConnection> {
+    return registryOf(this).live.values();
+  }
+
+  /**
+   * Core figures plus connection totals; with `{ connections: true }` also a
+   * line per live connection (one WASM call each: cheap, but O(connections)).
+   */
+  override stats(options: { connections?: boolean } = {}): TcpStackStats {
+    const base = super.stats();
+    const r = registryOf(this);
+    const result: TcpStackStats = {
+      ...base,
+      totals: { opened: r.opened, live: r.live.size, bytesIn: r.bytesIn, bytesOut: r.bytesOut },
+    };
+    if (options.connections) {
+      result.perConnection = [...r.live].map((c) => ({
+        id: c.id,
+        direction: c.direction,
+        local: c.local,
+        peer: c.peer,
+        active: c.active,
+        recvEnabled: c.recvEnabled,
+        writable: c.writable,
+        ...c.info(),
+      }));
+    }
+    return result;
+  }
+
+  /**
+   * Graceful shutdown: closes every listener, closes every connection
+   * gracefully, and aborts what is still open after `timeoutMs` (default
+   * 5000) on the stack's clock. Resolves with what happened; the stack
+   * stays usable (call close() to free it).
+   */
+  shutdown(options: { timeoutMs?: number } = {}): Promise<StackShutdownReport> {
+    const timeoutMs = options.timeoutMs ?? 5000;
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 0)
+      throw StackError.invalidArgument(
+        'Stack.shutdown',
+        'timeoutMs',
+        'must be a non-negative integer',
+      );
+    const started = this.clock.now();
+    const report: StackShutdownReport = {
+      listeners: 0,
+      closed: 0,
+      aborted: 0,
+      failed: 0,
+      timedOut: false,
+      elapsedMs: 0,
+    };
+    for (const l of this.#listeners) {
+      if (l.listening) report.listeners++;
+      l.close();
+    }
+    this.#listeners.clear();
+    const open = new Set(registryOf(this).live);
+    return new Promise((resolve) => {
+      const clock = this.clock;
+      const deadline: TimerClient = {
+        fire: () => {
+          report.timedOut = open.size > 0;
+          for (const c of [...open]) {
+            report.aborted++;
+            open.delete(c);
+            c.abort();
+          }
+          finish();
+        },
+      };
+      let finished = false;
+      const finish = () => {
+        if (finished || open.size > 0) return;
+        finished = true;
+        clock.cancel(deadline);
+        report.elapsedMs = clock.now() - started;
+        resolve(report);
+      };
+      for (const c of open) {
+        c.once('terminated', (reason) => {
+          if (!open.delete(c)) return;
+          if (reason === 'close') report.closed++;
+          else report.failed++;
+          finish();
+        });
+        c.gracefulClose();
+      }
+      if (open.size === 0) finish();
+      else clock.schedule(deadline, clock.now() + timeoutMs);
+    });
   }
 
   /**

@@ -127,7 +127,10 @@ export const LwStat = {
   OUT_PACKETS: 14,
   REFUSED_LIMIT: 15,
   SYS_HEAP: 16,
-  WORDS: 17,
+  TCP_REXMIT: 17,
+  TCP_DROPPED: 18,
+  TCP_CHKERR: 19,
+  WORDS: 20,
 } as const;
 
 /** Word offsets of lw_tcp_info output. */
