@@ -91,8 +91,11 @@ test: build tun
 demo: build tun
 	node dist/cli/main.js demo
 
+# Speed and memory figures (not tests): core throughput and rates, the
+# simulation's speed, and scale (what exists of bench/*.ts, in this order).
+BENCHES := $(wildcard bench/run.ts bench/sim.ts bench/scale.ts)
 bench: build
-	node --expose-gc --import tsx bench/run.ts
+	@for b in $(BENCHES); do echo "== $$b"; node --expose-gc --import tsx $$b || exit 1; done
 
 fmt: npm
 	npx prettier --write 'src/**/*.ts' 'test/**/*.ts' 'bench/**/*.ts'

@@ -6,7 +6,10 @@
  *      two stacks on a memory link at MTU 1500 and 65535, against Node's own
  *      `net` loopback TCP doing the same (receiver hashes in both cases);
  *   2. sequential connect -> echo -> close per second;
- *   3. heap bytes per idle connection with 1000 open.
+ *   3. heap bytes per idle connection with 1000 open;
+ *   4. throughput through the node:net adapter and through the watcher
+ *      API's trySend, each as a ratio to the raw connection API in the same
+ *      setting (MTU 65535).
  *
  * Each throughput figure is the median of 3 runs. Targets (2-core machine):
  * MTU 65535 >= 0.8x Node loopback, MTU 1500 >= 0.3x, 20,000 connections/s,
@@ -15,7 +18,16 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import net from 'node:net';
-import { Stack, VirtualClock, linkInterfaces, type TcpConnection } from '../src/index.js';
+import { pipeline } from 'node:stream/promises';
+import {
+  Stack,
+  VirtualClock,
+  createTcpConnectionWatcher,
+  createTcpConnectWatcher,
+  ipEndpoint,
+  linkInterfaces,
+  type TcpConnection,
+} from '../src/index.js';
 
 const MiB = 1 << 20;
 const TOTAL = 64 * MiB;
@@ -194,6 +206,87 @@ async function heapPerConnection(count: number): Promise<{ server: number; clien
   return result;
 }
 
+/** Two stacks on a memory link at MTU 65535 and a server that counts what it reads. */
+async function adapterPair() {
+  const a = await Stack.create({ seed: 1 });
+  const b = await Stack.create({ seed: 2 });
+  linkInterfaces(
+    a.addInterface({ ipv4: '10.0.0.1/24', mtu: 65535 }),
+    b.addInterface({ ipv4: '10.0.0.2/24', mtu: 65535 }),
+  );
+  let t1 = 0;
+  const done = new Promise<void>((resolve) => {
+    b.listen({ port: 9 }, (s) => {
+      let n = 0;
+      s.markActive();
+      s.on('readable', (d) => (n += d.length));
+      s.on('readEOF', () => {
+        t1 = performance.now();
+        if (n !== TOTAL) throw new Error(`short read ${n}`);
+        s.gracefulClose();
+        resolve();
+      });
+    });
+  });
+  return { a, b, done, end: () => t1, close: () => (a.close(), b.close()) };
+}
+
+/** 64 MiB written through a stack.net socket (Duplex, stream.pipeline): MiB/s. */
+async function netAdapter(): Promise<number> {
+  const p = await adapterPair();
+  const t0 = performance.now();
+  const socket = p.a.net.connect(9, '10.0.0.2');
+  let sent = 0;
+  await pipeline(
+    (function* () {
+      while (sent < TOTAL) {
+        sent += CHUNK.length;
+        yield Buffer.from(CHUNK.buffer, CHUNK.byteOffset, CHUNK.length);
+      }
+    })(),
+    socket,
+  );
+  await p.done;
+  p.close();
+  return TOTAL / MiB / ((p.end() - t0) / 1000);
+}
+
+/** 64 MiB written through the watcher API's trySend with onSendReady: MiB/s. */
+async function watcherTrySend(): Promise<number> {
+  const p = await adapterPair();
+  const t0 = performance.now();
+  await new Promise<void>((resolve, reject) => {
+    createTcpConnectWatcher(p.a, ipEndpoint('10.0.0.2', 9), {}, (stream) => {
+      let sent = 0;
+      let offset = 0;
+      const w = createTcpConnectionWatcher(
+        p.a,
+        {},
+        stream,
+        () => {},
+        undefined,
+        (err) => reject(new Error(`watcher error ${err}`)),
+        () => pump(),
+      );
+      const pump = () => {
+        while (sent < TOTAL) {
+          const r = w.trySend(CHUNK.subarray(offset));
+          if (r.n === 0) return;
+          sent += r.n;
+          offset = (offset + r.n) % CHUNK.length;
+        }
+        w.shutdownWrite();
+        resolve();
+      };
+      w.start();
+      pump();
+    }).start();
+  });
+  await p.done;
+  p.close();
+  return TOTAL / MiB / ((p.end() - t0) / 1000);
+}
+
 const fmt = (x: number, d = 0) => x.toFixed(d).padStart(8);
 
 async function main(): Promise<void> {
@@ -226,6 +319,25 @@ async function main(): Promise<void> {
     row('node net loopback', nodeMiBs);
     row('lwip-wasm stack-to-stack MTU 65535', median(s65535), 0.8);
     row('lwip-wasm stack-to-stack MTU 1500', median(s1500), 0.3);
+  }
+  {
+    const raw: number[] = [];
+    const viaNet: number[] = [];
+    const viaWatcher: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      raw.push(await stackBulk(65535, 'after'));
+      viaNet.push(await netAdapter());
+      viaWatcher.push(await watcherTrySend());
+    }
+    const base = median(raw);
+    console.log('APIs over the same transfer (MTU 65535), as a ratio to the raw connection API:');
+    console.log(`  ${'raw TcpConnection.write'.padEnd(34)}${fmt(base)} MiB/s`);
+    console.log(
+      `  ${'stack.net socket (stream.pipeline)'.padEnd(34)}${fmt(median(viaNet))} MiB/s  ratio ${(median(viaNet) / base).toFixed(2)}x  (target >= 0.8x: ${median(viaNet) / base >= 0.8 ? 'met' : 'NOT met'})`,
+    );
+    console.log(
+      `  ${'watcher trySend'.padEnd(34)}${fmt(median(viaWatcher))} MiB/s  ratio ${(median(viaWatcher) / base).toFixed(2)}x`,
+    );
   }
   const rate = await connectRate(3000);
   console.log(
