@@ -111,8 +111,13 @@ LW_EXPORT int32_t lw_netif_add(uint32_t ip4, int32_t prefix4, const uint8_t *ip6
     ip6_addr_t a6;
     memcpy(&a6.addr, ip6, 16);
     ip6_addr_clear_zone(&a6);
-    netif_ip6_addr_set(&n->netif, 0, &a6);
-    netif_ip6_addr_set_state(&n->netif, 0, IP6_ADDR_PREFERRED);
+    /* "::" means no address, as 0 does for IPv4: as an interface address it
+     * made lwIP take packets for "::" and answer them with checksums over
+     * "::" from another source address (found by the fuzzer). */
+    if (!ip6_addr_isany(&a6)) {
+      netif_ip6_addr_set(&n->netif, 0, &a6);
+      netif_ip6_addr_set_state(&n->netif, 0, IP6_ADDR_PREFERRED);
+    }
   }
   netif_set_up(&n->netif);
   netif_set_link_up(&n->netif);
@@ -140,7 +145,12 @@ LW_EXPORT int32_t lw_netif_remove(int32_t id) {
 
 /* Reassembly timers run only while fragments may be pending (patch 0002):
  * from the last fragment seen until every partial datagram has aged out. */
-#define REASS_KEEP_MS ((IP_REASS_MAXAGE + 2) * 1000u)
+/* IPv6 keeps partial datagrams for IPV6_REASS_MAXAGE (60 s by default), longer
+ * than IPv4; stopping after the IPv4 age left them held for good (found by the
+ * fuzzer's heap check). */
+#define REASS_MAXAGE \
+  (IP_REASS_MAXAGE > IPV6_REASS_MAXAGE ? IP_REASS_MAXAGE : IPV6_REASS_MAXAGE)
+#define REASS_KEEP_MS ((REASS_MAXAGE + 2) * 1000u)
 static u32_t reass_until;
 static int reass_running;
 
@@ -192,13 +202,27 @@ static int too_short(const uint8_t *ptr, int32_t len) {
   return len < 20 || ((ptr[0] >> 4) == 6 && len < 40);
 }
 
+/* lwIP's tcp_parseopt() reads an option's length byte before checking that
+ * it lies inside the TCP header, so a segment whose header ends in an option
+ * kind is read one byte past its end (an lwIP bug, found by the fuzzer and
+ * not patched here). Every input pbuf therefore carries a zeroed spare byte
+ * after the packet: the stray read finds "end of options" inside the
+ * allocation. (65535 bytes need no extra: alignment leaves a spare byte.) */
+static struct pbuf *alloc_input(uint32_t len) {
+  struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)(len < 65535 ? len + 1 : len), PBUF_RAM);
+  if (!p) return NULL;
+  if (len < 65535) pbuf_realloc(p, (u16_t)len);
+  ((uint8_t *)p->payload)[len] = 0;
+  return p;
+}
+
 static void input_one(struct lw_netif *n, const uint8_t *ptr, int32_t len) {
   in_packets++;
   if (len < 1 || len > 65535 || too_short(ptr, len)) {
     in_dropped++;
     return;
   }
-  struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM);
+  struct pbuf *p = alloc_input((uint32_t)len);
   if (!p) {
     in_dropped++;
     return;
@@ -243,7 +267,7 @@ LW_EXPORT int32_t lw_input_reserve(const uint32_t *lens, uint32_t *ptrs, int32_t
   for (int32_t i = 0; i < count; i++) {
     uint32_t len = lens[i];
     struct pbuf *p = NULL;
-    if (len >= 1 && len <= 65535) p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM);
+    if (len >= 1 && len <= 65535) p = alloc_input(len);
     reserved[nreserved++] = p;
     ptrs[i] = p ? (uint32_t)(uintptr_t)p->payload : 0;
   }

@@ -1,0 +1,924 @@
+/*
+ * test/fuzz/harness.c: the libFuzzer entry point of the native fuzzer.
+ *
+ * One lwIP instance lives for the whole process (lw_init works once), with
+ * three interfaces: 0 = 10.0.0.2/24 fd00::2/64 (the "b" side of the tests'
+ * pair(), so captured traffic fits), 1 = 10.0.1.1/24 fd01::1/64 MTU 9000,
+ * 2 = 10.0.2.1/24 fd02::1/64 MTU 1280, transparent. Each input is a program
+ * (format in harness.h) of the calls JavaScript can make: packets in,
+ * time, and every TCP export, on live, stale and garbage handles, with good
+ * and bad lengths and pointers. Output an interface sends is delivered back
+ * into it when time advances, so the stack talks to itself over real
+ * connections (connect to 10.0.0.2, 10.0.1.1 or anything in 10.0.2.0/24).
+ *
+ * After each program everything is torn down (abort/close every live
+ * handle, limits and interfaces restored, time advanced until no lwIP timer
+ * is pending) and the stack must be back where it started: no handle, no
+ * pcb, lwIP's heap at its baseline. So state never piles up between inputs,
+ * and a leak is a crash.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "abi.h"
+#include "harness.h"
+#include "lwip/ip_addr.h"
+#include "lwip/netif.h"
+#include "lwip/pbuf.h"
+#include "lwip/priv/tcp_priv.h"
+#include "lwip/tcp.h"
+
+#define MAX_OPS 512
+
+/* Calls an export with the "inside an export" flag set. */
+#define X(call)                        \
+  ({                                   \
+    fuzz_in_export++;                  \
+    __typeof__(call) result_ = (call); \
+    fuzz_in_export--;                  \
+    result_;                           \
+  })
+#define XV(call)       \
+  do {                 \
+    fuzz_in_export++;  \
+    call;              \
+    fuzz_in_export--;  \
+  } while (0)
+
+/* ---- reading the program ---- */
+
+struct rd {
+  const uint8_t *p;
+  size_t n, i;
+};
+
+static uint8_t u8(struct rd *r) { return r->i < r->n ? r->p[r->i++] : 0; }
+static uint16_t u16(struct rd *r) {
+  uint16_t lo = u8(r);
+  return (uint16_t)(lo | (uint16_t)u8(r) << 8);
+}
+static uint32_t u32(struct rd *r) {
+  uint32_t lo = u16(r);
+  return lo | (uint32_t)u16(r) << 16;
+}
+/* Copies up to `want` bytes of the program; returns how many there were. */
+static size_t take(struct rd *r, uint8_t *dst, size_t want) {
+  size_t n = r->n - r->i < want ? r->n - r->i : want;
+  memcpy(dst, r->p + r->i, n);
+  r->i += n;
+  return n;
+}
+
+/* ---- addresses ---- */
+
+struct addr {
+  uint8_t b[16];
+};
+static const struct addr v4[] = {
+    {{10, 0, 0, 1}},    {{10, 0, 0, 2}},      {{10, 0, 1, 1}},       {{10, 0, 2, 1}},
+    {{10, 0, 2, 77}},   {{10, 0, 0, 255}},    {{255, 255, 255, 255}}, {{224, 0, 0, 1}},
+    {{0, 0, 0, 0}},     {{127, 0, 0, 1}},     {{192, 168, 9, 9}},     {{10, 0, 1, 200}},
+};
+#define V6(a, b, c) {{0xfd, a, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, b, c}}
+static const struct addr v6[] = {
+    V6(0, 0, 1),
+    V6(0, 0, 2),
+    V6(1, 0, 1),
+    V6(2, 0, 1),
+    V6(2, 0, 0x77),
+    {{0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}},
+    {{0}},
+    {{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}},
+    {{0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}},
+    {{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9}},
+    V6(1, 0x12, 0x34),
+};
+#define N4 (sizeof v4 / sizeof v4[0])
+#define N6 (sizeof v6 / sizeof v6[0])
+
+/* sel 0xFF: raw bytes follow; otherwise an entry of the family's table. */
+static void pick_addr(struct rd *r, int is6, uint8_t sel, uint8_t *out) {
+  size_t n = is6 ? 16 : 4;
+  memset(out, 0, 16);
+  if (sel == 0xFF) {
+    take(r, out, n);
+    return;
+  }
+  memcpy(out, is6 ? v6[sel % N6].b : v4[sel % N4].b, n);
+}
+
+/* Which base interface owns (or routes) an address. */
+static int32_t netif_for(int is6, const uint8_t *a) {
+  if (is6) return (a[0] == 0xfd && a[1] <= 2) ? a[1] : 0;
+  return (a[0] == 10 && a[1] == 0 && a[2] <= 2) ? a[2] : 0;
+}
+
+/* ---- handles ---- */
+
+static int32_t pick_handle(struct rd *r) {
+  uint8_t b = u8(r);
+  int32_t h = fuzz_npool ? fuzz_pool[b % fuzz_npool] : 1;
+  if (b < 0xC0) return h;
+  if (b < 0xE0) return fuzz_nlive ? fuzz_live[b % fuzz_nlive].handle : h;
+  switch (b) {
+    case 0xE0: return 0;
+    case 0xE1: return -1;
+    case 0xE2: return INT32_MIN;
+    case 0xE3: return INT32_MAX;
+    case 0xE4: return (int32_t)((uint32_t)h + (1u << 20)); /* next generation */
+    case 0xE5: return h + 1;                               /* next slot */
+    case 0xE6: return (int32_t)u32(r);
+    case 0xE7: return 0xFFFFF;
+    default: return (int32_t)((uint32_t)h ^ (1u << (b & 31)));
+  }
+}
+
+static int32_t port_of(uint16_t v) {
+  switch (v) {
+    case 0xFFFF: return -1;
+    case 0xFFFE: return 65536;
+    case 0xFFFD: return INT32_MAX;
+    case 0xFFFC: return INT32_MIN;
+    default: return v;
+  }
+}
+
+static int32_t family_of(struct rd *r) {
+  uint8_t f = u8(r);
+  switch (f & 3) {
+    case 0: return 4;
+    case 1: return 6;
+    case 2: return 0;
+    default: return (int8_t)u8(r);
+  }
+}
+
+/* ---- the wire ---- */
+
+/* Which interface ids are in use: 1 = a base interface as set up, 2 =
+ * added by the program (teardown removes those and restores the base). */
+static int netif_used[16];
+
+static void input(int32_t netif, const uint8_t *p, uint32_t len) {
+  if (fuzz_trace) fprintf(stderr, "  in netif %d: %u bytes\n", netif, len);
+  int32_t rc = X(lw_netif_input(netif, p, (int32_t)len));
+  if (rc != 0 && rc != LW_ERR_BADARG) fuzz_fail("lw_netif_input returned %d", rc);
+  if (rc == LW_ERR_BADARG && netif >= 0 && netif < 16 && netif_used[netif] && p)
+    fuzz_fail("lw_netif_input refused interface %d", netif);
+}
+
+/* Hands every queued output back to the interface that sent it, until the
+ * wire is quiet (or a budget ran out: two stacks can talk forever). */
+static void loopback(void) {
+  int budget = 4096;
+  static struct outpkt batch[MAX_OUT];
+  while (fuzz_nout > 0 && budget > 0) {
+    int n = fuzz_nout;
+    memcpy(batch, fuzz_out, (size_t)n * sizeof *batch);
+    fuzz_nout = 0;
+    for (int i = 0; i < n; i++) {
+      if (budget-- > 0) input(batch[i].netif, batch[i].data, batch[i].len);
+      free(batch[i].data);
+    }
+  }
+  fuzz_out_clear();
+}
+
+static void advance(uint32_t ms) {
+  uint64_t left = ms;
+  for (int iter = 0; iter < 4000; iter++) {
+    loopback();
+    int32_t next = lw_timers_next();
+    if (next < 0 || (uint64_t)next > left) break;
+    fuzz_now += (uint32_t)next;
+    left -= (uint64_t)next;
+    X(lw_timers_run());
+  }
+  fuzz_now += (uint32_t)left;
+  X(lw_timers_run());
+  loopback();
+}
+
+/* ---- operations ---- */
+
+static uint8_t pkt[70000];
+static uint8_t wbuf[1 << 20];
+static uint16_t ip_id = 1;
+static uint32_t id6 = 1;
+
+static void op_input(struct rd *r) {
+  uint8_t sel = u8(r), fix = u8(r);
+  uint16_t len = u16(r);
+  int32_t netif = sel < 0xF0 ? sel % 4 : (int8_t)sel;
+  size_t n = take(r, pkt, len);
+  fuzz_fix_packet(pkt, n, fix & 7);
+  if (fix & 0x80) {
+    /* NULL with a length: must be refused, not read. */
+    int32_t rc = X(lw_netif_input(netif, NULL, (int32_t)n));
+    if (rc != LW_ERR_BADARG && n > 0) fuzz_fail("lw_netif_input(NULL, %zu) returned %d", n, rc);
+    return;
+  }
+  if (fix & 0x40) {
+    int32_t rc = X(lw_netif_input(netif, pkt, -(int32_t)n - 1));
+    if (rc != LW_ERR_BADARG) fuzz_fail("lw_netif_input(len < 0) returned %d", rc);
+    return;
+  }
+  input(netif, pkt, (uint32_t)n);
+}
+
+/* The pcbs a crafted segment may aim at: active, TIME_WAIT, listening. */
+static void *pick_pcb(uint8_t sel, int *listening) {
+  void *all[256];
+  int n = 0;
+  for (struct tcp_pcb *p = tcp_active_pcbs; p && n < 256; p = p->next) all[n++] = p;
+  for (struct tcp_pcb *p = tcp_tw_pcbs; p && n < 256; p = p->next) all[n++] = p;
+  int first_listen = n;
+  for (struct tcp_pcb_listen *p = tcp_listen_pcbs.listen_pcbs; p && n < 256; p = p->next)
+    all[n++] = p;
+  if (n == 0) return NULL;
+  int i = sel % n;
+  *listening = i >= first_listen;
+  return all[i];
+}
+
+static void copy_ip(const ip_addr_t *ip, uint8_t *out) {
+  if (IP_IS_V6_VAL(*ip)) {
+    memcpy(out, ip_2_ip6(ip)->addr, 16);
+  } else {
+    memcpy(out, &ip_2_ip4(ip)->addr, 4);
+  }
+}
+
+static void put16(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)(v >> 8);
+  p[1] = (uint8_t)v;
+}
+static void put32(uint8_t *p, uint32_t v) {
+  put16(p, v >> 16);
+  put16(p + 2, v);
+}
+
+/* Sends pkt[0..len) as IPv4 fragments or with an IPv6 Fragment header. */
+static void fragment(int32_t netif, int is6, size_t hl, size_t len, uint8_t fb) {
+  static uint8_t frag[70000];
+  size_t unit = ((size_t)(fb & 31) + 1) * 8;
+  size_t body = len - hl;
+  size_t count = (body + unit - 1) / unit;
+  if (count == 0) count = 1;
+  id6++;
+  for (size_t k = 0; k < count; k++) {
+    size_t i = (fb & 0x80) ? count - 1 - k : k; /* in order or reversed */
+    size_t off = i * unit;
+    size_t n = body - off < unit ? body - off : unit;
+    int more = i + 1 < count;
+    size_t flen;
+    if (!is6) {
+      memcpy(frag, pkt, hl);
+      memcpy(frag + hl, pkt + hl + off, n);
+      put16(frag + 6, (uint32_t)((more ? 0x2000 : 0) | (off / 8)));
+      flen = hl + n;
+      fuzz_fix_packet(frag, flen, FIX_LEN | FIX_IP);
+    } else {
+      memcpy(frag, pkt, 40);
+      frag[6] = 44;
+      frag[40] = pkt[6];
+      frag[41] = 0;
+      put16(frag + 42, (uint32_t)(off | (more ? 1 : 0)));
+      put32(frag + 44, id6);
+      memcpy(frag + 48, pkt + 40 + off, n);
+      flen = 48 + n;
+      fuzz_fix_packet(frag, flen, FIX_LEN);
+    }
+    input(netif, frag, (uint32_t)flen);
+    if ((fb & 0x40) && k == 0) input(netif, frag, (uint32_t)flen); /* a duplicate */
+  }
+}
+
+/* A TCP segment from fields. Layout (harness.h, OP_TCP): mode(u8)
+ * [netif(u8) if mode&0x80] target(u8) src(u8 [raw]) dst(u8 [raw])
+ * sport(u16) dport(u16) seq(u32) ack(u32) flags(u8) wnd(u16) urp(u16)
+ * opt(u8 [bytes]) [ipx(u8 [bytes]) if mode&0x40] [frag(u8) if mode&0x20]
+ * paylen(u16 [bytes]).
+ * mode: 1 IPv6, 2 aim at a pcb (addresses and ports from it), 4 seq +=
+ * its rcv_nxt, 8 ack += its snd_nxt, 0x10 wrong TCP checksum, 0x20
+ * fragment, 0x40 IPv4 options / IPv6 extension header, 0x80 pick netif. */
+static void op_tcp(struct rd *r) {
+  uint8_t mode = u8(r);
+  int is6 = mode & 1;
+  int32_t netif = -100;
+  if (mode & 0x80) {
+    uint8_t b = u8(r);
+    netif = b < 0xF0 ? b % 4 : (int8_t)b;
+  }
+  uint8_t target = u8(r);
+  uint8_t src[16], dst[16];
+  pick_addr(r, is6, u8(r), src);
+  pick_addr(r, is6, u8(r), dst);
+  uint32_t sport = u16(r), dport = u16(r), seq = u32(r), ack = u32(r);
+  uint8_t flags = u8(r);
+  uint32_t wnd = u16(r), urp = u16(r);
+  uint8_t optv = u8(r);
+  uint8_t opts[40] = {0};
+  size_t optlen = 0;
+  uint32_t doff;
+  if ((optv & 63) <= 40) {
+    optlen = take(r, opts, optv & 63);
+    doff = 5 + (uint32_t)(optlen + 3) / 4;
+  } else {
+    doff = optv & 15; /* a data offset that lies */
+  }
+  uint8_t ipx[40] = {0};
+  size_t ipxlen = 0;
+  uint8_t ipxtype = 0;
+  if (mode & 0x40) {
+    ipxtype = u8(r);
+    ipxlen = is6 ? 8 : (size_t)(ipxtype % 11) * 4;
+    take(r, is6 ? ipx + 2 : ipx, is6 ? 6 : ipxlen);
+  }
+  uint8_t fb = (mode & 0x20) ? u8(r) : 0;
+  uint16_t pl = u16(r);
+
+  if (mode & 2) {
+    int listening = 0;
+    struct tcp_pcb *pcb = pick_pcb(target, &listening);
+    if (pcb) {
+      if (!listening) {
+        is6 = IP_IS_V6_VAL(pcb->local_ip);
+        memset(src, 0, 16);
+        memset(dst, 0, 16);
+        copy_ip(&pcb->remote_ip, src);
+        copy_ip(&pcb->local_ip, dst);
+        sport = pcb->remote_port;
+        if (mode & 4) seq += pcb->rcv_nxt;
+        if (mode & 8) ack += pcb->snd_nxt;
+      }
+      dport = pcb->local_port;
+    }
+  }
+  if (netif == -100) netif = netif_for(is6, dst);
+
+  size_t iphl = is6 ? 40 + ipxlen : 20 + ipxlen;
+  size_t tcphl = 20 + ((optlen + 3) & ~(size_t)3);
+  size_t paylen = pl & 0x7FFF;
+  if (iphl + tcphl + paylen > 65535) paylen = 65535 - iphl - tcphl;
+  memset(pkt, 0, iphl + tcphl);
+  uint8_t *t = pkt + iphl;
+  if (pl & 0x8000) {
+    for (size_t i = 0; i < paylen; i++) t[tcphl + i] = (uint8_t)(i * 7 + 3);
+  } else {
+    paylen = take(r, t + tcphl, paylen);
+  }
+  size_t len = iphl + tcphl + paylen;
+  if (!is6) {
+    pkt[0] = (uint8_t)(0x40 | (iphl / 4));
+    put16(pkt + 4, ip_id++);
+    pkt[8] = 64;
+    pkt[9] = 6;
+    memcpy(pkt + 12, src, 4);
+    memcpy(pkt + 16, dst, 4);
+    memcpy(pkt + 20, ipx, ipxlen);
+  } else {
+    pkt[0] = 0x60;
+    pkt[7] = 64;
+    memcpy(pkt + 8, src, 16);
+    memcpy(pkt + 24, dst, 16);
+    if (ipxlen) {
+      static const uint8_t kinds[] = {0, 60, 43, 60, 0, 59};
+      pkt[6] = kinds[ipxtype % sizeof kinds];
+      ipx[0] = 6;
+      ipx[1] = 0;
+      memcpy(pkt + 40, ipx, 8);
+    } else {
+      pkt[6] = 6;
+    }
+  }
+  put16(t, sport);
+  put16(t + 2, dport);
+  put32(t + 4, seq);
+  put32(t + 8, ack);
+  t[12] = (uint8_t)(doff << 4);
+  t[13] = flags;
+  put16(t + 14, wnd);
+  put16(t + 18, urp);
+  memcpy(t + 20, opts, optlen);
+  fuzz_fix_packet(pkt, len, FIX_LEN | FIX_IP | FIX_L4);
+  if (mode & 0x10) t[17] ^= 1;
+  if (fuzz_trace)
+    fprintf(stderr, "  tcp %s %u -> %u seq %u ack %u flags %#x len %zu\n", is6 ? "v6" : "v4",
+            sport, dport, seq, ack, flags, paylen);
+  if (mode & 0x20) {
+    fragment(netif, is6, is6 ? 40 : iphl, len, fb);
+  } else {
+    input(netif, pkt, (uint32_t)len);
+  }
+}
+
+static void op_advance(struct rd *r) {
+  uint16_t v = u16(r);
+  advance(v >= 0xF000 ? (uint32_t)(v - 0xF000) << 20 : v);
+}
+
+static void op_pump(struct rd *r) {
+  uint8_t mode = u8(r), n = u8(r);
+  int count = n && n < fuzz_nout ? n : fuzz_nout;
+  static struct outpkt batch[MAX_OUT];
+  memcpy(batch, fuzz_out, (size_t)count * sizeof *batch);
+  memmove(fuzz_out, fuzz_out + count, (size_t)(fuzz_nout - count) * sizeof *fuzz_out);
+  fuzz_nout -= count;
+  for (int k = 0; k < count; k++) {
+    struct outpkt *o = &batch[(mode & 4) ? count - 1 - k : k];
+    uint32_t len = o->len;
+    if (!((mode & 1) && k % 3 == 0)) {
+      memcpy(pkt, o->data, len);
+      if (mode & 0x40) len = len / 2 + 1;
+      if (mode & 8) pkt[(k * 7u + mode) % len] ^= (uint8_t)(1u << (k & 7));
+      if (mode & 0x10) fuzz_fix_packet(pkt, len, FIX_LEN | FIX_IP | FIX_L4);
+      int32_t to = (mode & 0x20) ? (o->netif + 1) % BASE_NETIFS : o->netif;
+      input(to, pkt, len);
+      if (mode & 2) input(to, pkt, len);
+    }
+  }
+  for (int k = 0; k < count; k++) free(batch[k].data);
+}
+
+static void op_listen(struct rd *r) {
+  int32_t family = family_of(r);
+  uint8_t sel = u8(r);
+  int32_t port = port_of(u16(r));
+  int32_t backlog = (int8_t)u8(r);
+  int32_t flags = u8(r);
+  if (flags >= 0x80) flags = (int32_t)((uint32_t)flags << 24);
+  uint8_t a[16];
+  const uint8_t *addr = NULL;
+  if (sel != 0xFE && !(family == 0 && sel < 0x80)) {
+    pick_addr(r, family == 6, sel, a);
+    addr = a;
+  }
+  int32_t h = X(lw_tcp_listen(family, addr, port, backlog, flags));
+  if (fuzz_trace) fprintf(stderr, "  listen family %d port %d flags %d -> %#x\n", family, port, flags, h);
+  if (h > 0) {
+    fuzz_add_live(h, LIVE_LISTENER, 0);
+  } else if (h == 0) {
+    fuzz_fail("lw_tcp_listen returned handle 0");
+  }
+}
+
+static void op_connect(struct rd *r) {
+  int32_t family = family_of(r);
+  uint8_t sel = u8(r);
+  int32_t port = port_of(u16(r));
+  uint8_t lsel = u8(r);
+  int32_t lport = port_of(u16(r));
+  uint8_t a[16], l[16];
+  const uint8_t *addr = NULL, *local = NULL;
+  if (sel != 0xFE) {
+    pick_addr(r, family == 6, sel, a);
+    addr = a;
+  }
+  if (lsel >= 0x80) {
+    pick_addr(r, family == 6, lsel, l);
+    local = l;
+  }
+  /* The new handle is known only when the call returns, but a failure
+   * found at once arrives as its TERMINATED from inside the call
+   * (JavaScript queues it); imports.c lets exactly one such event through. */
+  fuzz_connecting = 1;
+  fuzz_connect_ended = 0;
+  int32_t h = X(lw_tcp_connect(family, addr, port, local, lport));
+  fuzz_connecting = 0;
+  if (fuzz_trace) fprintf(stderr, "  connect family %d port %d -> %#x\n", family, port, h);
+  if (h == 0) fuzz_fail("lw_tcp_connect returned handle 0");
+  if (h < 0) {
+    if (fuzz_connect_ended) fuzz_fail("lw_tcp_connect failed (%d) after a TERMINATED", h);
+    return;
+  }
+  if (fuzz_connect_ended && fuzz_connect_ended != h)
+    fuzz_fail("lw_tcp_connect returned %#x, terminated %#x", h, fuzz_connect_ended);
+  if (fuzz_connect_ended) {
+    fuzz_remember(h);
+  } else {
+    fuzz_add_live(h, LIVE_CONNECTION, 0);
+  }
+}
+
+/* A call on a live handle of the right kind must not answer "stale"; a
+ * call on any other handle must answer exactly that. */
+static int expect_live(int32_t h, uint8_t kind) {
+  struct live *l = fuzz_find_live(h);
+  return l && l->kind == kind;
+}
+
+static void check_handle_result(const char *what, int32_t h, int32_t rc, int live) {
+  if (fuzz_trace) fprintf(stderr, "  %s %#x -> %d\n", what, h, rc);
+  if (live && rc == LW_ERR_STALE) fuzz_fail("%s: live handle %#x answered stale", what, h);
+  if (!live && rc != LW_ERR_STALE) fuzz_fail("%s: dead handle %#x answered %d", what, h, rc);
+}
+
+static void op_write(struct rd *r) {
+  int32_t h = pick_handle(r);
+  uint32_t len = u16(r);
+  uint8_t mode = u8(r);
+  const uint8_t *ptr = wbuf;
+  int32_t n = (int32_t)len;
+  switch (mode % 8) {
+    case 1: n = (int32_t)(len * 16 > sizeof wbuf ? sizeof wbuf : len * 16); break;
+    case 2: ptr = NULL; n = (int32_t)len + 1; break;
+    case 3: n = -(int32_t)len - 1; break;
+    case 4: ptr = NULL; n = 0; break;
+    case 5: n = INT32_MIN; break;
+    case 6: n = (int32_t)(len & 15); break;
+    case 7: n = (int32_t)sizeof wbuf; break;
+    default: break;
+  }
+  int live = expect_live(h, LIVE_CONNECTION);
+  int32_t rc = X(lw_tcp_write(h, ptr, n));
+  check_handle_result("write", h, rc, live);
+  if (rc > n && n >= 0) fuzz_fail("lw_tcp_write took %d of %d bytes", rc, n);
+  if (n < 0 && rc >= 0) fuzz_fail("lw_tcp_write(len %d) returned %d", n, rc);
+  if (!ptr && n > 0 && rc >= 0) fuzz_fail("lw_tcp_write(NULL, %d) returned %d", n, rc);
+}
+
+static void op_simple(struct rd *r, uint8_t op) {
+  int32_t h = pick_handle(r);
+  int live = expect_live(h, op == OP_LCLOSE ? LIVE_LISTENER : LIVE_CONNECTION);
+  int32_t rc;
+  switch (op) {
+    case OP_CLOSE:
+      rc = X(lw_tcp_close(h));
+      check_handle_result("close", h, rc, live);
+      break;
+    case OP_ABORT:
+      rc = X(lw_tcp_abort(h));
+      check_handle_result("abort", h, rc, live);
+      if (rc == 0 && fuzz_find_live(h)) fuzz_fail("abort of %#x: no TERMINATED", h);
+      break;
+    case OP_SHUTDOWN:
+      rc = X(lw_tcp_shutdown_write(h));
+      check_handle_result("shutdown", h, rc, live);
+      break;
+    case OP_ACTIVE:
+      rc = X(lw_tcp_mark_active(h));
+      check_handle_result("mark_active", h, rc, live);
+      break;
+    case OP_RECV:
+      rc = X(lw_tcp_set_recv_enabled(h, u8(r) & 1));
+      check_handle_result("set_recv_enabled", h, rc, live);
+      break;
+    case OP_LCLOSE:
+      rc = X(lw_tcp_listener_close(h));
+      check_handle_result("listener_close", h, rc, live);
+      if (rc == 0) *fuzz_find_live(h) = fuzz_live[--fuzz_nlive];
+      break;
+    case OP_SYN:
+      rc = X(lw_tcp_syn_answer(h, (int8_t)u8(r)));
+      check_handle_result("syn_answer", h, rc, live);
+      break;
+    default: break;
+  }
+}
+
+static void op_info(struct rd *r) {
+  int32_t h = pick_handle(r);
+  uint8_t null = u8(r);
+  uint32_t out[LW_INFO_WORDS + 1];
+  out[LW_INFO_WORDS] = 0xA5A5A5A5u;
+  int32_t rc = X(lw_tcp_info(h, (null & 1) ? NULL : out));
+  struct live *l = fuzz_find_live(h);
+  if (!l && rc != LW_ERR_STALE) fuzz_fail("info on dead handle %#x returned %d", h, rc);
+  if (l && rc == LW_ERR_STALE) fuzz_fail("info: live handle %#x reported stale", h);
+  if ((null & 1) && rc == 0) fuzz_fail("info(NULL) returned 0");
+  if (out[LW_INFO_WORDS] != 0xA5A5A5A5u) fuzz_fail("info wrote past its %d words", LW_INFO_WORDS);
+  if (rc == 0 && !(null & 1)) {
+    if (out[LW_INFO_STATE] > TIME_WAIT) fuzz_fail("info: state %u", out[LW_INFO_STATE]);
+    if (out[LW_INFO_FAMILY] != 4 && out[LW_INFO_FAMILY] != 6) fuzz_fail("info: family %u", out[LW_INFO_FAMILY]);
+  }
+}
+
+static void op_opts(struct rd *r) {
+  int32_t h = pick_handle(r);
+  uint8_t which = u8(r);
+  uint32_t a = u32(r), b = u32(r), c = u32(r);
+  int live = expect_live(h, LIVE_CONNECTION);
+  int32_t rc = (which & 1) ? X(lw_tcp_set_nodelay(h, (int32_t)a))
+                           : X(lw_tcp_set_keepalive(h, (int32_t)(a & 1), b, c, a >> 8));
+  check_handle_result("options", h, rc, live);
+}
+
+/* fuzz_recorded holds the pbufs pbuf_alloc returned during the call. */
+static void op_reserve(struct rd *r) {
+  uint8_t c = u8(r);
+  static uint32_t lens[64], ptrs[64];
+  int32_t count;
+  const uint32_t *lp = lens;
+  uint32_t *pp = ptrs;
+  int bad = 0;
+  if (c < 0x80) {
+    count = c % 65;
+  } else {
+    bad = 1;
+    switch ((c - 0x80) % 6) {
+      case 0: count = -1; break;
+      case 1: count = 0x1000001; lp = NULL; pp = NULL; break;
+      case 2: count = 4; lp = NULL; break;
+      case 3: count = 4; pp = NULL; break;
+      case 4: count = INT32_MIN; break;
+      default: count = 0; bad = 0; break;
+    }
+  }
+  for (int32_t i = 0; i < count && i < 64; i++) {
+    uint16_t v = u16(r);
+    lens[i] = v == 0xFFFF ? 70000 : v == 0xFFFE ? 0xFFFFFFFFu : v;
+    ptrs[i] = 0xDEADBEEF;
+  }
+  fuzz_nrecorded = 0;
+  fuzz_recording = 1;
+  int32_t rc = X(lw_input_reserve(lp, pp, count));
+  fuzz_recording = 0;
+  if (fuzz_trace) fprintf(stderr, "  reserve %d -> %d\n", count, rc);
+  if (bad) {
+    if (rc != LW_ERR_BADARG) fuzz_fail("lw_input_reserve(count %d, %p, %p) returned %d", count, (void *)lp, (void *)pp, rc);
+  } else if (rc != count && rc != 0) {
+    fuzz_fail("lw_input_reserve(%d) returned %d", count, rc);
+  }
+  if (rc > 0) {
+    int k = 0;
+    for (int32_t i = 0; i < rc; i++) {
+      uint8_t fix = u8(r);
+      if (lens[i] < 1 || lens[i] > 65535) {
+        if (ptrs[i] != 0) fuzz_fail("reserve: length %u got a buffer", lens[i]);
+        continue;
+      }
+      if (k >= fuzz_nrecorded) fuzz_fail("reserve: fewer pbufs than packets");
+      struct pbuf *p = fuzz_recorded[k++];
+      if (!p) {
+        if (ptrs[i] != 0) fuzz_fail("reserve: no pbuf but address %#x", ptrs[i]);
+        continue;
+      }
+      if (ptrs[i] != (uint32_t)(uintptr_t)p->payload) fuzz_fail("reserve: wrong address");
+      if (p->tot_len != lens[i] || p->len != lens[i]) fuzz_fail("reserve: pbuf of %u for %u", p->tot_len, lens[i]);
+      memset(p->payload, 0, lens[i]);
+      size_t n = take(r, p->payload, lens[i]);
+      fuzz_fix_packet(p->payload, n ? lens[i] : 0, fix & 7);
+    }
+  }
+  uint8_t sel = u8(r), d = u8(r);
+  if (d == 0xEF) return; /* never committed: the next reservation gives it back */
+  int32_t netif = sel < 0xF0 ? sel % 4 : (int8_t)sel;
+  int32_t commit = d < 0xF0 ? (rc > 0 ? rc : count) : (int32_t)((uint32_t)count + (uint32_t)(d - 0xF8));
+  int32_t crc = X(lw_input_commit(netif, commit));
+  if (fuzz_trace) fprintf(stderr, "  commit %d on %d -> %d\n", commit, netif, crc);
+  if (crc >= 0 && crc != commit) fuzz_fail("lw_input_commit(%d) returned %d", commit, crc);
+}
+
+static uint32_t heap_used(void) {
+  uint32_t s[LW_STATS_WORDS];
+  X(lw_stats(s));
+  return s[LW_STAT_HEAP_BYTES];
+}
+
+static void op_limits(struct rd *r) {
+  uint8_t which = u8(r);
+  uint32_t v = u32(r);
+  switch (which % 3) {
+    case 0: XV(lw_set_mem_limit((v & 0x80000000u) ? v : heap_used() + (v & 0xFFFF) * 4)); break;
+    case 1: XV(lw_set_max_connections(v % 8)); break;
+    default: XV(lw_set_tcp_buffers(v, v * 7)); break;
+  }
+}
+
+static const uint32_t base_mtu[BASE_NETIFS] = {1500, 9000, 1280};
+
+static int32_t add_base(int i) {
+  uint8_t a4[4] = {10, 0, (uint8_t)i, (uint8_t)(i == 0 ? 2 : 1)};
+  uint32_t ip4;
+  memcpy(&ip4, a4, 4);
+  struct addr a6 = V6((uint8_t)i, 0, (uint8_t)(i == 0 ? 2 : 1));
+  int32_t id = X(lw_netif_add(ip4, 24, a6.b, 64, (int32_t)base_mtu[i]));
+  if (id == 2) X(lw_netif_set_transparent(2, 1));
+  return id;
+}
+
+static void op_netif(struct rd *r) {
+  uint8_t which = u8(r);
+  switch (which % 3) {
+    case 0: {
+      uint32_t ip4 = u32(r);
+      int32_t p4 = (int32_t)u8(r) - 8;
+      uint8_t sel = u8(r);
+      int32_t p6 = (int32_t)u8(r) - 8;
+      uint16_t m = u16(r);
+      int32_t mtu = m == 0xFFFF ? 70000 : m;
+      uint8_t a6[16];
+      const uint8_t *ip6 = NULL;
+      if (sel != 0xFE) {
+        pick_addr(r, 1, sel, a6);
+        ip6 = a6;
+      }
+      int32_t id = X(lw_netif_add(ip4, p4, ip6, p6, mtu));
+      if (fuzz_trace) fprintf(stderr, "  netif_add mtu %d -> %d\n", mtu, id);
+      if (id >= 0) {
+        if (id >= 16 || netif_used[id]) fuzz_fail("lw_netif_add returned id %d in use", id);
+        netif_used[id] = 2;
+      }
+      break;
+    }
+    case 1: {
+      int32_t id = (int32_t)(u8(r) % 20) - 2;
+      int32_t rc = X(lw_netif_remove(id));
+      int was = id >= 0 && id < 16 && netif_used[id];
+      if ((rc == 0) != was) fuzz_fail("lw_netif_remove(%d) returned %d", id, rc);
+      if (rc == 0) netif_used[id] = 0;
+      break;
+    }
+    default: {
+      int32_t id = (int32_t)(u8(r) % 20) - 2;
+      X(lw_netif_set_transparent(id, (int32_t)u8(r)));
+      break;
+    }
+  }
+}
+
+#define NBUFS 8
+static void *bufs[NBUFS];
+
+static void op_buf(struct rd *r) {
+  uint8_t which = u8(r);
+  uint32_t v = u32(r);
+  int i = (int)(v % NBUFS);
+  switch (which % 3) {
+    case 0:
+      if (!bufs[i]) bufs[i] = X(lw_buf_alloc(v & 0xFFFFF));
+      break;
+    case 1: {
+      int32_t rc = X(lw_buf_free(bufs[i]));
+      if (rc != 0) fuzz_fail("lw_buf_free of its own buffer returned %d", rc);
+      bufs[i] = NULL;
+      break;
+    }
+    default: {
+      /* Not one of its buffers (never dereferenced: it is only compared). */
+      void *bogus = (void *)(uintptr_t)(v | 1);
+      int32_t rc = X(lw_buf_free(bogus));
+      if (rc != LW_ERR_BADARG) fuzz_fail("lw_buf_free(%p) returned %d", bogus, rc);
+      break;
+    }
+  }
+}
+
+static void check_stats(void) {
+  uint32_t s[LW_STATS_WORDS];
+  if (X(lw_stats(s)) != 0) fuzz_fail("lw_stats failed");
+  uint32_t conns = 0;
+  for (int i = 0; i < fuzz_nlive; i++) conns += fuzz_live[i].kind == LIVE_CONNECTION;
+  if (s[LW_STAT_HANDLES] != (uint32_t)fuzz_nlive || s[LW_STAT_CONNECTIONS] != conns)
+    fuzz_fail("stats: %u handles (%u connections), the events say %d (%u)", s[LW_STAT_HANDLES],
+              s[LW_STAT_CONNECTIONS], fuzz_nlive, conns);
+}
+
+static void op_stats(struct rd *r) {
+  uint8_t b = u8(r);
+  if (b & 1) {
+    if (X(lw_stats(NULL)) != LW_ERR_BADARG) fuzz_fail("lw_stats(NULL) accepted");
+  }
+  if (b & 2) {
+    if (X(lw_init(1, 2, 0)) != LW_ERR_STATE) fuzz_fail("a second lw_init did not fail");
+  }
+  int32_t next = lw_timers_next();
+  if (next < -1) fuzz_fail("lw_timers_next returned %d", next);
+}
+
+/* ---- set-up and tear-down ---- */
+
+static uint32_t baseline_heap;
+static uint64_t rng;
+
+/* The glue's random source, seeded afresh for every program so a program
+ * replays the same ISNs and ports (linked with --wrap=lw_rand_u32). */
+u32_t __wrap_lw_rand_u32(void) {
+  uint64_t z = (rng += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return (u32_t)((z ^ (z >> 31)) >> 32);
+}
+
+int fuzz_recording;
+void *fuzz_recorded[MAX_RECORDED];
+int fuzz_nrecorded;
+struct pbuf *__real_pbuf_alloc(pbuf_layer l, u16_t length, pbuf_type type);
+struct pbuf *__wrap_pbuf_alloc(pbuf_layer l, u16_t length, pbuf_type type) {
+  struct pbuf *p = __real_pbuf_alloc(l, length, type);
+  if (fuzz_recording && fuzz_nrecorded < MAX_RECORDED) fuzz_recorded[fuzz_nrecorded++] = p;
+  return p;
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+  (void)argc;
+  (void)argv;
+  fuzz_trace = getenv("LWFUZZ_TRACE") != NULL;
+  fuzz_now = 1000;
+  if (X(lw_init(1, 2, 0)) != 0) fuzz_fail("lw_init failed");
+  for (int i = 0; i < BASE_NETIFS; i++) {
+    if (add_base(i) != i) fuzz_fail("base interface %d", i);
+    netif_used[i] = 1;
+  }
+  baseline_heap = heap_used();
+  return 0;
+}
+
+static int pcbs_left(void) {
+  int n = 0;
+  for (struct tcp_pcb *p = tcp_active_pcbs; p; p = p->next) n++;
+  for (struct tcp_pcb *p = tcp_tw_pcbs; p; p = p->next) n++;
+  for (struct tcp_pcb_listen *p = tcp_listen_pcbs.listen_pcbs; p; p = p->next) n++;
+  return n;
+}
+
+static void teardown(void) {
+  fuzz_out_clear();
+  /* Give back a reservation that was never committed. */
+  static uint32_t none[1];
+  X(lw_input_reserve(none, none, 0));
+  XV(lw_set_mem_limit(0));
+  XV(lw_set_max_connections(0));
+  XV(lw_set_tcp_buffers(1u << 20, 1u << 20));
+  while (fuzz_nlive > 0) {
+    struct live l = fuzz_live[fuzz_nlive - 1];
+    int32_t rc = l.kind == LIVE_LISTENER ? X(lw_tcp_listener_close(l.handle)) : X(lw_tcp_abort(l.handle));
+    if (rc != 0) fuzz_fail("teardown: live handle %#x refused (%d)", l.handle, rc);
+    if (l.kind == LIVE_LISTENER) fuzz_nlive--;
+    else if (fuzz_find_live(l.handle)) fuzz_fail("teardown: abort of %#x without TERMINATED", l.handle);
+  }
+  for (int i = 0; i < NBUFS; i++) {
+    if (bufs[i]) X(lw_buf_free(bufs[i]));
+    bufs[i] = NULL;
+  }
+  for (int i = 0; i < 16; i++) {
+    if (netif_used[i] == 2) {
+      X(lw_netif_remove(i));
+      netif_used[i] = 0;
+    }
+  }
+  for (int i = 0; i < BASE_NETIFS; i++) {
+    if (!netif_used[i]) {
+      if (add_base(i) != i) fuzz_fail("teardown: base interface %d came back elsewhere", i);
+      netif_used[i] = 1;
+    }
+    X(lw_netif_set_transparent(i, i == 2));
+  }
+  /* The first base interface is the default route, as at the start. */
+  struct netif *n;
+  NETIF_FOREACH(n) {
+    if (n->state == (void *)(intptr_t)0) netif_set_default(n);
+  }
+  /* Time runs on, output goes nowhere, until no timer is left. */
+  for (int iter = 0; iter < 100000; iter++) {
+    int32_t next = lw_timers_next();
+    if (next < 0) break;
+    fuzz_now += (uint32_t)(next ? next : 1);
+    X(lw_timers_run());
+    fuzz_out_clear();
+    if (fuzz_nlive) fuzz_fail("teardown: an event created handle %#x", fuzz_live[0].handle);
+  }
+  if (lw_timers_next() >= 0) fuzz_fail("teardown: lwIP timers never stop");
+  int left = pcbs_left();
+  if (left) fuzz_fail("teardown: %d pcbs left with no handle and no timer", left);
+  check_stats();
+  uint32_t heap = heap_used();
+  if (heap != baseline_heap)
+    fuzz_fail("teardown: lwIP heap %u bytes, %u at the start (a leak)", heap, baseline_heap);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  struct rd r = {data, size, 0};
+  /* Every program starts alike: the same clock, random source and ids. */
+  fuzz_now = 1000;
+  rng = 0x1234567;
+  fuzz_forget_all();
+  ip_id = 1;
+  id6 = 1;
+  for (int ops = 0; r.i < r.n && ops < MAX_OPS; ops++) {
+    uint8_t op = u8(&r) % OP_COUNT;
+    if (fuzz_trace) fprintf(stderr, "op %d at %zu (t=%u)\n", op, r.i - 1, fuzz_now);
+    switch (op) {
+      case OP_INPUT: op_input(&r); break;
+      case OP_TCP: op_tcp(&r); break;
+      case OP_ADVANCE: op_advance(&r); break;
+      case OP_PUMP: op_pump(&r); break;
+      case OP_LISTEN: op_listen(&r); break;
+      case OP_CONNECT: op_connect(&r); break;
+      case OP_WRITE: op_write(&r); break;
+      case OP_INFO: op_info(&r); break;
+      case OP_OPTS: op_opts(&r); break;
+      case OP_RESERVE: op_reserve(&r); break;
+      case OP_LIMITS: op_limits(&r); break;
+      case OP_NETIF: op_netif(&r); break;
+      case OP_BUF: op_buf(&r); break;
+      case OP_STATS: op_stats(&r); break;
+      default: op_simple(&r, op); break;
+    }
+    check_stats();
+  }
+  teardown();
+  return 0;
+}

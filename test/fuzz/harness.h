@@ -1,0 +1,131 @@
+/*
+ * test/fuzz/harness.h: what the native fuzzer's two files share.
+ *
+ * The fuzzer (build/fuzz/lwip-fuzz) links lwIP and the C glue (the .c files of wasm/)
+ * natively, with libFuzzer, AddressSanitizer and UBSan. harness.c reads
+ * each input as a small program of operations (the format is below; the
+ * seed generator test/fuzz/corpus.ts writes the same format) and makes the
+ * calls JavaScript can make. imports.c stands in for JavaScript: it
+ * implements the js_* imports of wasm/abi.h and checks, on every event, the
+ * promises abi.h makes (one termination per handle, no event for a dead
+ * handle, data only while active, well-formed outgoing packets).
+ *
+ * Program format: a sequence of operations, each an opcode byte (taken
+ * modulo OP_COUNT) and its arguments. Multi-byte integers are little-endian.
+ * Reading past the end gives zeros; the program ends with the input.
+ */
+#ifndef LWIP_FUZZ_HARNESS_H
+#define LWIP_FUZZ_HARNESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum fuzz_op {
+  /* netif(u8) fix(u8: 1 IP length, 2 IP checksum, 4 TCP/ICMP checksum)
+   * len(u16) bytes[len] -> lw_netif_input */
+  OP_INPUT = 0,
+  /* A TCP segment built from fields (see harness.c, op_tcp): valid headers
+   * and checksums unless asked otherwise; seq/ack relative to a live pcb. */
+  OP_TCP,
+  /* ms(u16; >= 0xF000 means (v - 0xF000) << 20): advance the clock, running
+   * timers and delivering each interface's output back into it. */
+  OP_ADVANCE,
+  /* mode(u8) n(u8): deliver queued output with faults (drop, duplicate,
+   * reverse, corrupt, other interface). */
+  OP_PUMP,
+  /* family(u8) addr(u8) port(u16) backlog(u8) flags(u8) */
+  OP_LISTEN,
+  /* family(u8) addr(u8) port(u16) local(u8) lport(u16) */
+  OP_CONNECT,
+  /* handle(u8) len(u16) mode(u8) */
+  OP_WRITE,
+  OP_CLOSE,    /* handle(u8) */
+  OP_ABORT,    /* handle(u8) */
+  OP_SHUTDOWN, /* handle(u8) */
+  OP_ACTIVE,   /* handle(u8) */
+  OP_RECV,     /* handle(u8) on(u8) */
+  OP_LCLOSE,   /* handle(u8): lw_tcp_listener_close */
+  OP_SYN,      /* handle(u8) action(u8) */
+  OP_INFO,     /* handle(u8) null(u8) */
+  OP_OPTS,     /* handle(u8) which(u8) a(u32) b(u32) c(u32): nodelay / keepalive */
+  /* count(u8) lens... fills... commit netif(u8) delta(u8): batch input */
+  OP_RESERVE,
+  OP_LIMITS, /* which(u8) value(u32) */
+  OP_NETIF,  /* which(u8) ... : add / remove / transparent */
+  OP_BUF,    /* which(u8) value(u32): lw_buf_alloc / lw_buf_free */
+  OP_STATS,  /* null(u8): lw_stats, lw_timers_next, a second lw_init */
+  OP_COUNT
+};
+
+/* Fix-up bits of OP_INPUT. */
+#define FIX_LEN 1
+#define FIX_IP 2
+#define FIX_L4 4
+
+/* Interfaces every program starts with (ids 0, 1, 2; 2 is transparent). */
+#define BASE_NETIFS 3
+
+/* The fake clock (ms): js_now() returns it. */
+extern uint32_t fuzz_now;
+/* Nonzero while an export runs; imports must only be called then. */
+extern int fuzz_in_export;
+/* Set around lw_tcp_connect; the TERMINATED of its own new handle, which
+ * may come before the handle is known, is recorded in fuzz_connect_ended. */
+extern int fuzz_connecting;
+extern int32_t fuzz_connect_ended;
+/* Print each operation and event to stderr (LWFUZZ_TRACE=1). */
+extern int fuzz_trace;
+
+/* ---- imports.c: the stand-in for JavaScript ---- */
+
+/* Handles the fuzzer has seen (live or not), for picking stale ones. */
+#define POOL_SIZE 64
+extern int32_t fuzz_pool[POOL_SIZE];
+extern int fuzz_npool;
+
+enum live_kind { LIVE_LISTENER = 1, LIVE_CONNECTION = 2 };
+struct live {
+  int32_t handle;
+  uint8_t kind;
+  uint8_t held;   /* a held SYN not yet accepted */
+  uint8_t active; /* LW_EV_ACTIVE seen */
+  uint8_t fin;    /* LW_EV_FIN seen */
+};
+#define MAX_LIVE 4096
+extern struct live fuzz_live[MAX_LIVE];
+extern int fuzz_nlive;
+
+void fuzz_remember(int32_t handle);
+void fuzz_forget_all(void);
+void fuzz_add_live(int32_t handle, uint8_t kind, uint8_t held);
+struct live *fuzz_find_live(int32_t handle);
+/* Reports a broken promise of the ABI and aborts (libFuzzer keeps the input). */
+void fuzz_fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+
+/* Outgoing packets queued by js_output, delivered by OP_ADVANCE / OP_PUMP. */
+struct outpkt {
+  int32_t netif;
+  uint32_t len;
+  uint8_t *data;
+};
+#define MAX_OUT 512
+extern struct outpkt fuzz_out[MAX_OUT];
+extern int fuzz_nout;
+void fuzz_out_clear(void);
+
+/* The pbufs lw_input_reserve allocates, seen through pbuf_alloc (the
+ * ABI's 32-bit payload addresses are truncated natively). */
+extern int fuzz_recording;
+extern void *fuzz_recorded[];
+extern int fuzz_nrecorded;
+#define MAX_RECORDED 4096
+
+/* The Internet checksum (one's-complement sum, big-endian words). */
+uint32_t fuzz_sum(const uint8_t *p, size_t len, uint32_t sum);
+uint16_t fuzz_fold(uint32_t sum);
+/* Fixes length fields and checksums of an IPv4/IPv6 packet (FIX_* bits). */
+void fuzz_fix_packet(uint8_t *p, size_t len, int what);
+/* Checks an outgoing packet: well-formed IP, correct checksums. */
+void fuzz_check_output(int32_t netif, const uint8_t *p, uint32_t len);
+
+#endif /* LWIP_FUZZ_HARNESS_H */
