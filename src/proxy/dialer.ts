@@ -1,0 +1,115 @@
+/**
+ * Dialers: how the proxy reaches the real destination of a flow, and what
+ * a failure means for the client still waiting for its SYN to be answered.
+ *
+ * The proxy dials before it answers the client's SYN (see HeldSyn), so the
+ * client sees what it would have seen without the proxy: a destination that
+ * refuses makes the proxy refuse (RST, "connection refused"); one that never
+ * answers, or is unreachable, makes it drop the SYN (no answer, the client's
+ * connect times out). synAnswerFor() is that translation, in one place.
+ *
+ * directDialer connects with node:net from the proxy's own network
+ * namespace; socks5.ts has the SOCKS5 one. Any object with dial() works
+ * (tests inject dialers that never settle).
+ *
+ * node:net is imported on first dial, so importing the package (and this
+ * layer) stays possible where Node's modules do not exist.
+ */
+import type { Socket } from 'node:net';
+
+/** Where to dial: an IP address (text) and a port. */
+export interface DialTarget {
+  host: string;
+  port: number;
+}
+
+/** What the proxy does with the client's held SYN when a dial fails. */
+export type SynAnswer = 'refuse' | 'drop';
+
+/**
+ * Reaches destinations. dial() resolves with a connected socket created
+ * with `allowHalfOpen: true` and nothing reading from it yet (paused or
+ * with its data still buffered); the socket then belongs to the caller. It
+ * rejects with an error whose `code` says why (synAnswerFor reads it), and
+ * must reject soon after `signal` aborts, destroying whatever it opened.
+ */
+export interface Dialer {
+  /** A short description for banners and logs ('direct', 'socks5 127.0.0.1:1080'). */
+  readonly description: string;
+  dial(target: DialTarget, signal: AbortSignal): Promise<Socket>;
+}
+
+/** A failed dial with the answer the client's SYN should get. */
+export class DialError extends Error {
+  /** An errno name ('ECONNREFUSED', 'ETIMEDOUT'...) or an 'ERR_SOCKS_*' code. */
+  readonly code: string;
+  readonly answer: SynAnswer;
+
+  constructor(code: string, message: string, answer: SynAnswer, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'DialError';
+    this.code = code;
+    this.answer = answer;
+  }
+}
+
+/** Errors after which the destination answered "no": the client gets RST. */
+const REFUSING = new Set(['ECONNREFUSED', 'ECONNRESET']);
+
+/**
+ * The answer for a dial failure: a DialError says it itself; otherwise
+ * ECONNREFUSED (and a reset during connect) is 'refuse', and everything
+ * else (ETIMEDOUT, EHOSTUNREACH, ENETUNREACH, aborts...) is 'drop'.
+ */
+export function synAnswerFor(error: unknown): SynAnswer {
+  if (error instanceof DialError) return error.answer;
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && REFUSING.has(code) ? 'refuse' : 'drop';
+}
+
+/** The `code` of an error, or 'EUNKNOWN'. */
+export function errorCode(error: unknown): string {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? code : 'EUNKNOWN';
+}
+
+/**
+ * Opens a TCP connection with node:net and resolves when it is connected.
+ * Half-open stays allowed and Nagle is off (the proxy relays what the
+ * client segmented). On abort the socket is destroyed and the promise
+ * rejects with the signal's reason.
+ */
+export async function connectSocket(target: DialTarget, signal: AbortSignal): Promise<Socket> {
+  const { connect } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const socket = connect({ host: target.host, port: target.port, allowHalfOpen: true });
+    const onAbort = () => {
+      socket.destroy();
+      reject(signal.reason);
+    };
+    const onError = (error: Error) => {
+      signal.removeEventListener('abort', onAbort);
+      reject(error);
+    };
+    socket.once('error', onError);
+    signal.addEventListener('abort', onAbort, { once: true });
+    socket.once('connect', () => {
+      signal.removeEventListener('abort', onAbort);
+      socket.off('error', onError);
+      socket.setNoDelay(true);
+      resolve(socket);
+    });
+  });
+}
+
+/** Dials destinations directly with node:net (the proxy's own namespace and routes). */
+export function directDialer(): Dialer {
+  return {
+    description: 'direct',
+    dial: (target, signal) => connectSocket(target, signal),
+  };
+}

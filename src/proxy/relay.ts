@@ -1,0 +1,331 @@
+/**
+ * Relay: one proxied flow, a TcpConnection of the stack (the client's side)
+ * piped to a net.Socket (the upstream side).
+ *
+ * Backpressure holds both ways, so a slow reader on either side costs a
+ * bounded amount of memory here: when the upstream socket's buffer is full
+ * (write() returned false) the connection stops delivering
+ * (setRecvEnabled(false)) and the client's window closes, until 'drain';
+ * when the connection takes fewer bytes than given, the socket is paused
+ * (the kernel's window towards the upstream closes), until 'writable'.
+ * What the relay itself holds is at most one socket chunk (down), and (up)
+ * the socket's high-water mark plus what the stack had already received
+ * when delivery was paused: at most one receive window.
+ *
+ * Half-close propagates both ways: the client's FIN becomes socket.end(),
+ * the upstream's 'end' becomes shutdownWrite() once everything before it
+ * was taken. A reset propagates as a reset (abort() / resetAndDestroy()).
+ * The relay is over when the connection terminated and the socket closed;
+ * then `closed` is emitted once, with the flow's summary.
+ */
+import type { Socket } from 'node:net';
+import type { TcpConnection } from '../tcp/connection.js';
+import type { TcpEndpoint } from '../tcp/endpoint.js';
+import { Emitter } from '../util/emitter.js';
+
+/** 'up' is client -> upstream, 'down' is upstream -> client. */
+export type RelayDirection = 'up' | 'down';
+
+/** How a flow ended. */
+export type RelayOutcome =
+  /** Both sides closed in order (FIN both ways). */
+  | 'closed'
+  /** The client reset the connection; the upstream was reset too. */
+  | 'client-reset'
+  /** The upstream reset the connection or failed; the client was reset too. */
+  | 'upstream-reset'
+  /** Nothing moved for idleTimeoutMs; both sides were reset. */
+  | 'idle'
+  /** abort() (e.g. a shutdown that ran out of time); both sides were reset. */
+  | 'aborted'
+  /** The stack closed or dropped the connection; the upstream was reset. */
+  | 'destroyed';
+
+/** What a finished flow did. */
+export interface RelaySummary {
+  id: number;
+  client: TcpEndpoint;
+  /** The address and port the client dialled. */
+  destination: TcpEndpoint;
+  /** What the proxy dialled ('host port', after mapping). */
+  target: string;
+  bytesUp: number;
+  bytesDown: number;
+  durationMs: number;
+  outcome: RelayOutcome;
+  /** The error code behind a reset outcome, when there was one. */
+  error?: string;
+}
+
+/** Events of a Relay. */
+export interface RelayEvents extends Record<string, unknown[]> {
+  /** Backpressure engaged (true) or released (false) in one direction. */
+  paused: [direction: RelayDirection, paused: boolean];
+  /** Exactly once, last: the connection terminated and the socket closed. */
+  closed: [summary: RelaySummary];
+}
+
+/** Options of a Relay. */
+export interface RelayOptions {
+  /** Reset both sides after this long without a byte either way (0: never). */
+  idleTimeoutMs?: number;
+  /** Shown in the summary: what was dialled. */
+  target?: string;
+}
+
+/**
+ * Pipes `connection` and `socket` until both are done. Takes ownership of
+ * both: it adds listeners, resumes the socket, marks nothing active (the
+ * caller marks the connection active, before or after), and ends both.
+ * The socket must have been opened with allowHalfOpen: true.
+ */
+export class Relay extends Emitter<RelayEvents> {
+  readonly id: number;
+  readonly client: TcpEndpoint;
+  readonly destination: TcpEndpoint;
+  readonly target: string;
+  readonly #conn: TcpConnection;
+  readonly #socket: Socket;
+  readonly #started = performance.now();
+  readonly #idleMs: number;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #lastActivity = performance.now();
+  #bytesUp = 0;
+  #bytesDown = 0;
+  /** Upstream bytes the connection has not taken yet (at most one socket chunk). */
+  #pendingDown: Uint8Array | undefined;
+  #upstreamEnded = false;
+  #pausedUp = false;
+  #pausedDown = false;
+  #connDone = false;
+  #socketDone = false;
+  #outcome: RelayOutcome | undefined;
+  #error: string | undefined;
+  #closed = false;
+
+  constructor(connection: TcpConnection, socket: Socket, options: RelayOptions = {}) {
+    super();
+    this.#conn = connection;
+    this.#socket = socket;
+    this.id = connection.id;
+    this.client = connection.peer;
+    this.destination = connection.local;
+    this.target =
+      options.target ?? `${socket.remoteAddress ?? '?'} port ${socket.remotePort ?? '?'}`;
+    this.#idleMs = options.idleTimeoutMs ?? 0;
+
+    connection.on('readable', (data) => this.#up(data));
+    connection.on('readEOF', () => this.#clientEnded());
+    connection.on('writable', () => this.#flushDown());
+    connection.on('becameActive', () => this.#flushDown());
+    connection.on('terminated', (reason, error) => {
+      this.#connDone = true;
+      if (reason !== 'close') {
+        const outcome =
+          reason === 'reset' ? 'client-reset' : reason === 'abort' ? 'aborted' : 'destroyed';
+        this.#setOutcome(outcome, error?.code);
+        this.#resetSocket();
+      }
+      this.#maybeClosed();
+    });
+    connection.setNoDelay(true);
+
+    socket.on('data', (chunk: Buffer) => this.#down(chunk));
+    socket.on('end', () => {
+      this.#upstreamEnded = true;
+      this.#flushDown();
+    });
+    socket.on('drain', () => this.#setPaused('up', false));
+    socket.on('error', (error: Error & { code?: string }) => {
+      this.#setOutcome('upstream-reset', error.code ?? 'EIO');
+      this.#conn.abort();
+    });
+    socket.on('close', () => {
+      this.#socketDone = true;
+      // A socket that closed without 'end' (destroyed) leaves the client
+      // nothing to wait for: reset it rather than leave it half-open.
+      if (!this.#upstreamEnded && this.#conn.alive) {
+        this.#setOutcome('upstream-reset', 'ECONNRESET');
+        this.#conn.abort();
+      }
+      this.#maybeClosed();
+    });
+    if (socket.destroyed) queueMicrotask(() => socket.emit('close', false));
+    socket.resume();
+    this.#armIdle();
+  }
+
+  /** Client -> upstream bytes relayed so far. */
+  get bytesUp(): number {
+    return this.#bytesUp;
+  }
+  /** Upstream -> client bytes taken by the connection so far. */
+  get bytesDown(): number {
+    return this.#bytesDown;
+  }
+  /** Bytes held by this relay: the socket's unsent buffer plus pending upstream data. */
+  get buffered(): number {
+    return (this.#socket.writableLength ?? 0) + (this.#pendingDown?.length ?? 0);
+  }
+  /** True while the client's data waits for the upstream socket to drain. */
+  get pausedUp(): boolean {
+    return this.#pausedUp;
+  }
+  /** True while upstream data waits for the connection to become writable. */
+  get pausedDown(): boolean {
+    return this.#pausedDown;
+  }
+  /** True once `closed` was emitted. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Orderly end from our side: FIN to both (after what is already taken),
+   * then wait for both peers to finish. Data either peer sends after it is
+   * discarded. `closed` follows; pair it with a deadline and abort().
+   */
+  end(): void {
+    if (this.#closed) return;
+    this.#socket.end();
+    this.#pendingDown = undefined;
+    this.#setPaused('down', false);
+    this.#upstreamEnded = true;
+    this.#shutdownConn();
+  }
+
+  /** Resets both sides now; `closed` follows with the outcome given (default 'aborted'). */
+  abort(outcome: RelayOutcome = 'aborted'): void {
+    if (this.#closed) return;
+    this.#setOutcome(outcome);
+    this.#conn.abort();
+    this.#resetSocket();
+  }
+
+  // ---- the two directions ----
+
+  #up(data: Uint8Array): void {
+    if (this.#socket.writableEnded || this.#socket.destroyed) return; // after end(): discarded
+    this.#touch();
+    this.#bytesUp += data.length;
+    if (!this.#socket.write(data)) this.#setPaused('up', true);
+  }
+
+  #clientEnded(): void {
+    this.#touch();
+    if (!this.#socket.destroyed) this.#socket.end();
+    // The socket's 'close' also needs the upstream's FIN; nothing else to do here.
+  }
+
+  #down(chunk: Buffer): void {
+    this.#touch();
+    if (this.#conn.writeEnded || !this.#conn.alive) return; // after end(): discarded
+    if (this.#pendingDown) {
+      // Only chunks already in flight inside the stream get here; keep order.
+      const joined = new Uint8Array(this.#pendingDown.length + chunk.length);
+      joined.set(this.#pendingDown);
+      joined.set(chunk, this.#pendingDown.length);
+      this.#pendingDown = joined;
+      return;
+    }
+    this.#pendingDown = chunk;
+    this.#flushDown();
+  }
+
+  #flushDown(): void {
+    const pending = this.#pendingDown;
+    if (pending) {
+      if (!this.#conn.alive || this.#conn.writeEnded) {
+        this.#pendingDown = undefined;
+      } else {
+        const n = this.#conn.write(pending);
+        this.#bytesDown += n;
+        if (n < pending.length) {
+          this.#pendingDown = pending.subarray(n);
+          this.#setPaused('down', true);
+          return;
+        }
+        this.#pendingDown = undefined;
+      }
+    }
+    this.#setPaused('down', false);
+    if (this.#upstreamEnded) this.#shutdownConn();
+  }
+
+  #shutdownConn(): void {
+    const c = this.#conn;
+    if (!c.alive || c.writeEnded || this.#pendingDown) return;
+    // Not active yet: becameActive calls #flushDown again, which lands here.
+    if (!c.active) return;
+    if (c.readEnded) c.gracefulClose();
+    else c.shutdownWrite();
+  }
+
+  #setPaused(direction: RelayDirection, paused: boolean): void {
+    if (direction === 'up') {
+      if (this.#pausedUp === paused) return;
+      this.#pausedUp = paused;
+      this.#conn.setRecvEnabled(!paused);
+    } else {
+      if (this.#pausedDown === paused) return;
+      this.#pausedDown = paused;
+      if (paused) this.#socket.pause();
+      else if (!this.#socket.destroyed) this.#socket.resume();
+    }
+    if (!this.#closed) this.emit('paused', direction, paused);
+  }
+
+  // ---- endings ----
+
+  #resetSocket(): void {
+    const s = this.#socket;
+    if (s.destroyed) return;
+    // An RST, not a FIN: the upstream must not take a reset for an orderly end.
+    if (typeof s.resetAndDestroy === 'function' && s.readyState !== 'opening') s.resetAndDestroy();
+    else s.destroy();
+  }
+
+  #setOutcome(outcome: RelayOutcome, error?: string): void {
+    if (this.#outcome !== undefined) return;
+    this.#outcome = outcome;
+    this.#error = error;
+  }
+
+  #maybeClosed(): void {
+    if (this.#closed || !this.#connDone || !this.#socketDone) return;
+    this.#closed = true;
+    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    this.#pendingDown = undefined;
+    const summary: RelaySummary = {
+      id: this.id,
+      client: this.client,
+      destination: this.destination,
+      target: this.target,
+      bytesUp: this.#bytesUp,
+      bytesDown: this.#bytesDown,
+      durationMs: performance.now() - this.#started,
+      outcome: this.#outcome ?? 'closed',
+    };
+    if (this.#error !== undefined) summary.error = this.#error;
+    this.emit('closed', summary);
+    this.removeAllListeners();
+  }
+
+  // ---- idle timeout ----
+
+  #touch(): void {
+    this.#lastActivity = performance.now();
+  }
+
+  #armIdle(): void {
+    if (this.#idleMs <= 0) return;
+    const wait = Math.max(1, this.#lastActivity + this.#idleMs - performance.now());
+    this.#idleTimer = setTimeout(() => {
+      this.#idleTimer = undefined;
+      if (this.#closed) return;
+      if (performance.now() - this.#lastActivity >= this.#idleMs) this.abort('idle');
+      else this.#armIdle();
+    }, wait);
+    this.#idleTimer.unref?.();
+  }
+}
