@@ -1,0 +1,217 @@
+/**
+ * Exhaustion (issue 6 §2), beyond test/core/limits.test.ts: the memory
+ * limit and a WASM memory that cannot grow, met by NEW connections on both
+ * sides; maxConnections against half-open pcbs and lowered at run time.
+ * What works is tested as it is; what the issue asks for and the stack does
+ * not do yet is written as [bug] tests (see knownBug in ./helpers.ts).
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  Stack,
+  StackError,
+  VirtualClock,
+  linkInterfaces,
+  type TcpConnection,
+} from '../../src/index.js';
+import { collect, pair, record, until } from '../helpers/net.js';
+import { Rng, craftSynFlood, exhaustHeap, knownBug } from './helpers.js';
+
+const test = suite('limits (robust)');
+
+/** A server that echoes, and one established client connection to it. */
+async function echoPair() {
+  const p = await pair();
+  const accepted: TcpConnection[] = [];
+  p.b.listen({ port: 80 }, (c) => {
+    accepted.push(c);
+    c.markActive();
+    c.on('readable', (d) => c.write(d));
+  });
+  const c1 = p.a.connect({ address: '10.0.0.2', port: 80 });
+  await until(p.clock, () => c1.active && accepted.length === 1, 'first connection');
+  return { p, c1, accepted };
+}
+
+/** Sends `n` bytes on `c` and waits for the echo. */
+async function echoes(p: Awaited<ReturnType<typeof echoPair>>['p'], c: TcpConnection, n = 100) {
+  const got = collect(c);
+  c.write(new Uint8Array(n).fill(7));
+  await until(p.clock, () => got.length() === n, 'echo', 10_000);
+}
+
+test('memory limit on the connecting side: connect() ends at once with ENOMEM, counted; works again after', async () => {
+  const { p, c1 } = await echoPair();
+  const before = p.a.stats().heap.refusedAllocations;
+  p.a.setLimits({ memoryLimit: p.a.stats().heap.lwipBytes + 64 }); // less than a pcb
+  const c2 = p.a.connect({ address: '10.0.0.2', port: 80 });
+  const log = record(c2);
+  await p.clock.settle();
+  assert.equal(log, ['terminated:destroyed:ENOMEM']);
+  assert.is(c2.error?.kind, 'resource');
+  assert.is(c2.error?.retryable, true);
+  assert.ok(p.a.stats().heap.refusedAllocations > before, 'stats count the refusal');
+  assert.is(p.a.stats().tcp.synSent, 0, 'nothing half-made is left behind');
+  p.a.setLimits({ memoryLimit: 0 });
+  await echoes(p, c1);
+  const c3 = p.a.connect({ address: '10.0.0.2', port: 80 });
+  await until(p.clock, () => c3.active, 'a connection once memory is available');
+  p.close();
+});
+
+test('memory limit on the listening side: refusals are counted, established connections survive, a retrying client gets in once memory returns', async () => {
+  const { p, c1, accepted } = await echoPair();
+  p.b.setLimits({ memoryLimit: p.b.stats().heap.lwipBytes + 64 });
+  const c2 = p.a.connect({ address: '10.0.0.2', port: 80 });
+  await p.clock.advance(2_000);
+  assert.ok(!c2.active && c2.alive, 'not established while the server is at its limit');
+  const st = p.b.stats();
+  assert.ok(st.heap.refusedAllocations > 0, 'stats count the refused allocations');
+  assert.is(st.tcp.established, 1);
+  assert.ok(accepted[0]!.alive && c1.alive, 'the established connection is untouched');
+  p.b.setLimits({ memoryLimit: 0 });
+  await until(p.clock, () => c2.active, 'the SYN retransmission gets in', 20_000);
+  await echoes(p, c1);
+  await echoes(p, c2);
+  p.close();
+});
+
+knownBug(
+  test,
+  'at the memory limit lwIP admits a new connection whenever one pcb happens to fit (it then starves with the rest) and drops the SYN silently when none does (the peer waits ~18 s for ETIMEDOUT); never an RST, and no figure says "refused for memory"',
+  'memory limit reached: a new connection gets RST (ECONNREFUSED) at once',
+  async () => {
+    const { p, c1 } = await echoPair();
+    // Reach the limit the way a busy server does: a second client's data
+    // piles up in lwIP while the application has not taken that connection
+    // (accepted, not yet marked active: its data is held uncredited).
+    let hog: TcpConnection | undefined;
+    p.b.listen({ port: 81 }, (c) => (hog = c));
+    const limit = p.b.stats().heap.lwipBytes + 256 * 1024;
+    p.b.setLimits({ memoryLimit: limit });
+    const h = p.a.connect({ address: '10.0.0.2', port: 81 });
+    h.on('becameActive', () => h.write(new Uint8Array(1 << 20)));
+    await p.clock.advance(2_000);
+    assert.ok(hog?.alive, 'the hog is connected');
+    assert.ok(p.b.stats().heap.refusedAllocations > 0, 'the limit was reached');
+    const c2 = p.a.connect({ address: '10.0.0.2', port: 80 });
+    const log = record(c2);
+    await p.clock.advance(1_000);
+    assert.equal(log, ['terminated:reset:ECONNREFUSED'], 'refused with RST, not left to time out');
+    assert.ok(c1.alive);
+    p.close();
+  },
+);
+
+test('WASM memory that cannot grow: connect() ends with ENOMEM, SYNs are dropped and counted, no trap; all recovers when memory returns', async () => {
+  const { p, c1 } = await echoPair();
+  const fatal: StackError[] = [];
+  p.a.on('fatal', (e) => fatal.push(e));
+  p.b.on('fatal', (e) => fatal.push(e));
+  // Client side: the heap is full.
+  const releaseA = exhaustHeap(p.a);
+  assert.is(p.a.stats().heap.memoryBytes, 2 ** 31, 'memory is at the module maximum');
+  const c2 = p.a.connect({ address: '10.0.0.2', port: 80 });
+  const log = record(c2);
+  await p.clock.settle();
+  assert.equal(log, ['terminated:destroyed:ENOMEM']);
+  assert.ok(p.a.stats().heap.refusedAllocations > 0);
+  releaseA();
+  await echoes(p, c1);
+  // Server side: the heap is full; incoming packets cannot even be copied in.
+  const releaseB = exhaustHeap(p.b);
+  const c3 = p.a.connect({ address: '10.0.0.2', port: 80 });
+  await p.clock.advance(2_000);
+  assert.ok(c3.alive && !c3.active, 'no answer while the server has no memory');
+  assert.ok(p.b.stats().packets.inDropped > 0, 'the dropped SYNs are counted');
+  releaseB();
+  await until(p.clock, () => c3.active, 'the retransmitted SYN gets in', 20_000);
+  await echoes(p, c3);
+  await echoes(p, c1);
+  assert.is(fatal.length, 0, 'no stack failed');
+  p.close();
+});
+
+knownBug(
+  test,
+  'wasm/pcb_index.c insert() asserts when its table cannot grow, so a connection that needs the index to grow (the first, then at 512, 1024, ... pcbs) fails the whole stack',
+  'WASM memory that cannot grow: a connection that needs the pcb index to grow is refused, the stack lives on',
+  async () => {
+    const clock = new VirtualClock();
+    const server = await Stack.create({ clock, seed: 11 });
+    const client = await Stack.create({ clock, seed: 12 });
+    linkInterfaces(
+      client.addInterface({ ipv4: '10.9.0.1/24' }),
+      server.addInterface({ ipv4: '10.9.0.2/24' }),
+    );
+    server.listen({ port: 80 }, (c) => c.markActive());
+    await clock.settle();
+    const fatal: StackError[] = [];
+    server.on('fatal', (e) => fatal.push(e));
+    // The server never had an active pcb, so its pcb index has no table yet.
+    // Leave it about 1 KiB: enough for a pcb and its SYN-ACK, not for the
+    // index's first table (4 KiB).
+    const release = exhaustHeap(server, 1024);
+    const c = client.connect({ address: '10.9.0.2', port: 80 });
+    await clock.advance(2_000);
+    assert.equal(
+      fatal.map((e) => e.message),
+      [],
+      'no stack failed',
+    );
+    assert.ok(server.isOpen, 'the server stack is still open');
+    release();
+    await until(clock, () => c.active, 'the client gets in once memory returns', 20_000);
+    client.close();
+    server.close();
+  },
+);
+
+test('maxConnections: half-open pcbs from a SYN flood hold slots (RST + refusedByLimit for real clients) until they time out', async () => {
+  const { p, c1 } = await echoPair();
+  p.b.setLimits({ maxConnections: 10 });
+  p.ib.inputMany(craftSynFlood(new Rng(3), 50, '10.0.0.2', 80));
+  await p.clock.settle();
+  const st = p.b.stats();
+  assert.is(st.tcp.synReceived, 9, 'the flood took the 9 free slots');
+  assert.is(st.refusedByLimit, 41, 'and the rest were refused by the limit');
+  const c2 = p.a.connect({ address: '10.0.0.2', port: 80 });
+  const log = record(c2);
+  await p.clock.settle();
+  assert.equal(log, ['terminated:reset:ECONNREFUSED'], 'a real client is refused with RST');
+  assert.is(p.b.stats().refusedByLimit, 42);
+  await echoes(p, c1);
+  await p.clock.advance(25_000); // SYN_RCVD timeout
+  assert.is(p.b.stats().tcp.synReceived, 0);
+  const c3 = p.a.connect({ address: '10.0.0.2', port: 80 });
+  await until(p.clock, () => c3.active, 'slots are back');
+  p.close();
+});
+
+test('setLimits: lowering maxConnections below the live count keeps them and refuses the next', async () => {
+  const { p, c1, accepted } = await echoPair();
+  const c2 = p.a.connect({ address: '10.0.0.2', port: 80 });
+  await until(p.clock, () => c2.active && accepted.length === 2, 'second connection');
+  p.b.setLimits({ maxConnections: 1 });
+  const c3 = p.a.connect({ address: '10.0.0.2', port: 80 });
+  const log = record(c3);
+  await p.clock.settle();
+  assert.equal(log, ['terminated:reset:ECONNREFUSED']);
+  await echoes(p, c1);
+  await echoes(p, c2);
+  c1.abort();
+  c2.abort();
+  await until(p.clock, () => accepted.every((c) => !c.alive), 'both gone');
+  const c4 = p.a.connect({ address: '10.0.0.2', port: 80 });
+  await until(p.clock, () => c4.active, 'one fits again');
+  const c5 = p.a.connect({ address: '10.0.0.2', port: 80 });
+  await until(p.clock, () => !c5.alive, 'the second does not');
+  assert.is(c5.error?.code, 'ECONNREFUSED');
+  assert.throws(
+    () => p.b.setLimits({ maxConnections: -1 }),
+    (e: unknown) => e instanceof StackError && e.code === 'ERR_INVALID_ARGUMENT',
+  );
+  p.close();
+});
+
+test.run();
