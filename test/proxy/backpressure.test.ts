@@ -108,7 +108,7 @@ test('a slow client reader: the upstream is held back, the proxy holds a bounded
   const data = bytes(TOTAL, 22);
   const progress = { taken: 0 };
   const server = await loopbackServer((socket) => {
-    void writeSocket(socket, data, progress).then(() => socket.end());
+    void writeSocket(socket, data, progress).then((ok) => ok && socket.end());
   });
   const relay = new Promise<Relay>((resolve) => n.proxy.once('flow', resolve));
   const c = n.client.connect({ address: GATEWAY4, port: server.port });

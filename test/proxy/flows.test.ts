@@ -42,7 +42,7 @@ for (const [family, gateway, host] of [
     const up = bytes(4 * MiB, 11);
     const down = bytes(4 * MiB, 12);
     const server = await loopbackServer((socket) => {
-      void writeSocket(socket, down).then(() => socket.end());
+      void writeSocket(socket, down).then((ok) => ok && socket.end());
     }, host);
     const serverGot = server.nextSocket().then(drain);
     const flows: Relay[] = [];

@@ -177,17 +177,22 @@ export function drain(socket: Socket): Promise<{ data: Buffer; ended: boolean; e
   );
 }
 
-/** Writes `data` to a socket respecting 'drain'; counts what the kernel took in `progress.taken`. */
+/**
+ * Writes `data` to a socket respecting 'drain'; counts what the kernel took
+ * in `progress.taken`. Resolves true when everything was written, false when
+ * the socket failed first (a reset): the reader's checks then report it.
+ */
 export function writeSocket(
   socket: Socket,
   data: Uint8Array,
   progress: { taken: number } = { taken: 0 },
   chunk = 64 << 10,
-): Promise<void> {
-  return new Promise((resolve, reject) => {
+): Promise<boolean> {
+  return new Promise((resolve) => {
     let off = 0;
     const pump = () => {
       while (off < data.length) {
+        if (socket.destroyed) return resolve(false);
         const end = Math.min(data.length, off + chunk);
         const ok = socket.write(data.subarray(off, end));
         progress.taken = end;
@@ -197,9 +202,10 @@ export function writeSocket(
           return;
         }
       }
-      resolve();
+      resolve(true);
     };
-    socket.once('error', reject);
+    socket.once('error', () => resolve(false));
+    socket.once('close', () => resolve(false));
     pump();
   });
 }

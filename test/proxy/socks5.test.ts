@@ -153,7 +153,10 @@ for (const [family, gateway, host] of [
     const n = await proxyNet({ dialer: socks5Dialer(`socks5://127.0.0.1:${socks.port}`) });
     const up = bytes(1 << 20, 31);
     const down = bytes(1 << 20, 32);
-    const server = await loopbackServer((s) => void writeSocket(s, down).then(() => s.end()), host);
+    const server = await loopbackServer(
+      (s) => void writeSocket(s, down).then((ok) => ok && s.end()),
+      host,
+    );
     const serverGot = server.nextSocket().then(drain);
     const c = n.client.connect({ address: gateway, port: server.port });
     const got = collect(c);
