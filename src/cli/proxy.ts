@@ -27,7 +27,7 @@ export interface ProxyProgramOptions {
   tun?: string;
   /** The device's own addresses with prefix (at most one IPv4 and one IPv6). */
   addresses: string[];
-  /** The stack's (gateway) addresses, one per family of `addresses`; default: defaultGateway(). */
+  /** The stack's (gateway) addresses, at most one per family of `addresses`; missing ones: defaultGateway(). */
   gateways?: string[];
   mtu: number;
   /** 'direct' or a socks5:// URL. */
@@ -79,13 +79,20 @@ export async function startProxy(options: ProxyProgramOptions): Promise<RunningP
   const v6 = options.addresses.filter((_, i) => cidrs[i]!.ip.family === 6);
   if (v4.length > 1 || v6.length > 1 || cidrs.length === 0)
     throw new TypeError('--address: give one IPv4 and/or one IPv6 address with prefix');
-  const gateways = options.gateways ?? [...v4, ...v6].map(defaultGateway);
+  // One gateway per family of the addresses: the one given, or the default for that prefix.
+  const given = options.gateways ?? [];
+  for (const g of given) {
+    const family = parseCidr(g, 'proxy', '--gateway').ip.family;
+    if ((family === 4 ? v4 : v6).length === 0)
+      throw new TypeError(`--gateway ${g}: no IPv${family} --address to go with it`);
+  }
+  const gateways = [...v4, ...v6].map(
+    (own) => given.find((g) => g.includes(':') === own.includes(':')) ?? defaultGateway(own),
+  );
   const gateway = (family: 4 | 6) => {
     const own = family === 4 ? v4[0] : v6[0];
-    if (own === undefined) return undefined;
     const gw = gateways.find((g) => g.includes(':') === (family === 6));
-    if (gw === undefined) throw new TypeError(`--gateway: no IPv${family} gateway given`);
-    return `${gw}/${own.slice(own.indexOf('/') + 1)}`;
+    return own === undefined ? undefined : `${gw}/${own.slice(own.indexOf('/') + 1)}`;
   };
   const policy = new Policy({ map: options.map, allow: options.allow, deny: options.deny });
   const dialer = dialerFor(options.upstream);

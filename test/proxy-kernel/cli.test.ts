@@ -102,4 +102,50 @@ testUnless(
   },
 );
 
+testUnless(
+  test,
+  kernelReason,
+  'a given gateway is routed through; a deleted namespace stops the proxy with exit 1',
+  async () => {
+    const ns = new Namespace();
+    track(() => ns.delete());
+    const cli = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'test/proxy-kernel/cli.ts',
+        '--netns',
+        ns.name,
+        '--tun',
+        ns.device,
+        ...NS_ADDRESSES.flatMap((a) => ['--address', a]),
+        '--gateway',
+        '10.0.2.5',
+        '--allow',
+        '10.0.2.5/32',
+      ],
+      { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    track(() => {
+      if (cli.pid !== undefined && cli.exitCode === null && cli.signalCode === null)
+        process.kill(cli.pid, 'SIGKILL');
+    });
+    const exited = finish(cli, 'lwip-wasm proxy', 60_000);
+    assert.match(await lineStarting(cli, 'proxy ready:'), `via gateway 10.0.2.5 ${GW6}`);
+    assert.match(
+      ns.ip('-4', 'route', 'show', 'default').out,
+      `default via 10.0.2.5 dev ${ns.device}`,
+    );
+    assert.match(
+      ns.ip('-6', 'route', 'show', 'default').out,
+      `default via ${GW6} dev ${ns.device}`,
+    );
+    ns.delete();
+    const r = await exited;
+    assert.is(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, 'proxy: stopping (device failed:');
+  },
+);
+
 test.run();
