@@ -630,7 +630,9 @@ static struct lw_entry *conn(int32_t handle) {
 LW_EXPORT int32_t lw_tcp_mark_active(int32_t handle) {
   struct lw_entry *e = conn(handle);
   if (!e) return LW_ERR_STALE;
-  if (e->flags & (LW_F_ACTIVE | LW_F_CONNECTING)) return LW_ERR_STATE;
+  /* A held SYN is not a connection yet: activating it emitted ACTIVE before
+   * its ACCEPT and gave its backlog slot back twice (found by the fuzzer). */
+  if (e->flags & (LW_F_ACTIVE | LW_F_CONNECTING | LW_F_SYN_HELD)) return LW_ERR_STATE;
   lw_enter();
   e->flags |= LW_F_ACTIVE;
   tcp_backlog_accepted(e->pcb);
@@ -710,6 +712,9 @@ LW_EXPORT int32_t lw_tcp_close(int32_t handle) {
   struct lw_entry *e = conn(handle);
   if (!e) return LW_ERR_STALE;
   if (e->flags & (LW_F_CLOSING | LW_F_CLOSE_PENDING)) return 0;
+  /* A held SYN is answered with lw_tcp_syn_answer (or aborted): closing it
+   * sent a FIN on a connection whose SYN-ACK never left. */
+  if (e->flags & LW_F_SYN_HELD) return LW_ERR_STATE;
   lw_enter();
   if (!(e->flags & LW_F_ACTIVE) && !(e->flags & LW_F_CONNECTING)) tcp_backlog_accepted(e->pcb);
   err_t err = tcp_close(e->pcb);

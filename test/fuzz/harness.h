@@ -47,7 +47,7 @@ enum fuzz_op {
   OP_LCLOSE,   /* handle(u8): lw_tcp_listener_close */
   OP_SYN,      /* handle(u8) action(u8) */
   OP_INFO,     /* handle(u8) null(u8) */
-  OP_OPTS,     /* handle(u8) which(u8) a(u32) b(u32) c(u32): nodelay / keepalive */
+  OP_OPTS,     /* handle(u8) which(u8) a(u32) b(u32) c(u32): keepalive / nodelay / buffers */
   /* count(u8) lens... fills... commit netif(u8) delta(u8): batch input */
   OP_RESERVE,
   OP_LIMITS, /* which(u8) value(u32) */

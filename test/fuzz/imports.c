@@ -110,6 +110,7 @@ void js_event(int32_t kind, int32_t handle, int32_t a, int32_t b) {
     case LW_EV_ACTIVE:
       if (!l || l->kind != LIVE_CONNECTION) fuzz_fail("ACTIVE on dead handle %#x", handle);
       if (l->active) fuzz_fail("second ACTIVE on %#x", handle);
+      if (l->held) fuzz_fail("ACTIVE on %#x, a held SYN not yet accepted", handle);
       l->active = 1;
       return;
     case LW_EV_FIN:
