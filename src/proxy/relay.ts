@@ -189,6 +189,8 @@ export class Relay extends Emitter<RelayEvents> {
     if (this.#closed) return;
     this.#socket.end();
     this.#pendingDown = undefined;
+    // Both directions flow again, into the bin, so that each peer's FIN gets through.
+    this.#setPaused('up', false);
     this.#setPaused('down', false);
     this.#upstreamEnded = true;
     this.#shutdownConn();
