@@ -106,3 +106,6 @@ check-fmt: npm
 
 clean:
 	rm -rf $(BUILD) dist tun/build
+
+# ---- fuzzing: `make fuzz FUZZ_SECONDS=N` (the test command runs ~60 s) ----
+include test/fuzz/fuzz.mk

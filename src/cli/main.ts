@@ -5,9 +5,12 @@
  *
  *   lwip-wasm demo            two stacks in memory: echo + bulk transfer
  *   lwip-wasm sim ...         a deterministic simulated exchange (pcap, summary)
+ *   lwip-wasm proxy ...       the transparent TUN proxy (tun2socks job)
  *   lwip-wasm help            this text
  */
 import { runDemo } from './demo.js';
+import { runProxy } from './proxy.js';
+import { runProxyDemo } from './proxy-demo.js';
 import { runSim } from './sim.js';
 
 const USAGE = `usage: lwip-wasm <command> [options]
@@ -18,13 +21,21 @@ commands:
   sim <scenario|file.json> [--seed N] [--pcap FILE] [--json] [--trace]
                              run a deterministic simulation; 'sim --list' names
                              the built-in scenarios
+  proxy --tun NAME --address CIDR [...]
+                             transparent TCP proxy on a TUN device ('proxy --help')
   help                       show this text
 `;
 
 type Command = (args: string[]) => Promise<number>;
 
 const commands: Record<string, Command> = {
-  demo: runDemo,
+  demo: async (args) => {
+    const code = await runDemo(args);
+    if (code !== 0 || args.length > 0) return code;
+    // The main job through a real TUN device, when this machine allows it.
+    return runProxyDemo();
+  },
+  proxy: runProxy,
   sim: runSim,
   help: async () => {
     process.stdout.write(USAGE);
