@@ -631,7 +631,8 @@ LW_EXPORT int32_t lw_tcp_mark_active(int32_t handle) {
   struct lw_entry *e = conn(handle);
   if (!e) return LW_ERR_STALE;
   /* A held SYN is not a connection yet: activating it emitted ACTIVE before
-   * its ACCEPT and gave its backlog slot back twice (found by the fuzzer). */
+   * its ACCEPT and gave its backlog slot back twice (caught by the fuzzer's
+   * event checks). */
   if (e->flags & (LW_F_ACTIVE | LW_F_CONNECTING | LW_F_SYN_HELD)) return LW_ERR_STATE;
   lw_enter();
   e->flags |= LW_F_ACTIVE;
@@ -759,8 +760,13 @@ LW_EXPORT int32_t lw_tcp_set_buffers(int32_t handle, uint32_t wnd, uint32_t sndb
     uint32_t after = lw_tcp_wnd_max(pcb);
     if (after > before) {
       pcb->rcv_wnd += after - before;
-      tcp_ack_now(pcb); /* tell the peer about the larger window now */
-      tcp_output(pcb);
+      /* Tell the peer about the larger window now; but a held SYN answers
+       * nothing until lw_tcp_syn_answer (a bare ACK made the peer reset it;
+       * found by the fuzzer's check on held SYNs). */
+      if (!(e->flags & LW_F_SYN_HELD)) {
+        tcp_ack_now(pcb);
+        tcp_output(pcb);
+      }
     } else if (after < before) {
       /* Credit not yet announced is taken back; the announced window is
        * never shrunk (lwIP's tcp_update_rcv_ann_wnd keeps its edge). */

@@ -555,6 +555,7 @@ static void op_simple(struct rd *r, uint8_t op) {
       check_handle_result("close", h, rc, live);
       break;
     case OP_ABORT:
+      if (live) fuzz_find_live(h)->answered = 1; /* an RST is an answer */
       rc = X(lw_tcp_abort(h));
       check_handle_result("abort", h, rc, live);
       if (rc == 0 && fuzz_find_live(h)) fuzz_fail("abort of %#x: no TERMINATED", h);
@@ -576,10 +577,16 @@ static void op_simple(struct rd *r, uint8_t op) {
       check_handle_result("listener_close", h, rc, live);
       if (rc == 0) *fuzz_find_live(h) = fuzz_live[--fuzz_nlive];
       break;
-    case OP_SYN:
-      rc = X(lw_tcp_syn_answer(h, (int8_t)u8(r)));
+    case OP_SYN: {
+      int32_t action = (int8_t)u8(r);
+      struct live *l = fuzz_find_live(h);
+      uint8_t was = l ? l->answered : 0;
+      if (l && (action == LW_SYN_ACCEPT || action == LW_SYN_REFUSE)) l->answered = 1;
+      rc = X(lw_tcp_syn_answer(h, action));
       check_handle_result("syn_answer", h, rc, live);
+      if (rc != 0 && (l = fuzz_find_live(h))) l->answered = was;
       break;
+    }
     default: break;
   }
 }
@@ -776,6 +783,22 @@ static void op_buf(struct rd *r) {
   }
 }
 
+/* Learns the addresses of new held SYNs (between calls, as JavaScript would). */
+static void learn_held(void) {
+  for (int i = 0; i < fuzz_nlive; i++) {
+    struct live *l = &fuzz_live[i];
+    if (!l->held || l->known) continue;
+    uint32_t w[LW_INFO_WORDS];
+    if (X(lw_tcp_info(l->handle, w)) != 0) fuzz_fail("info on held SYN %#x failed", l->handle);
+    size_t n = w[LW_INFO_FAMILY] == 6 ? 16 : 4;
+    memcpy(l->local, &w[LW_INFO_LOCAL_IP], n);
+    memcpy(l->remote, &w[LW_INFO_REMOTE_IP], n);
+    l->lport = (uint16_t)w[LW_INFO_LOCAL_PORT];
+    l->rport = (uint16_t)w[LW_INFO_REMOTE_PORT];
+    l->known = 1;
+  }
+}
+
 static void check_stats(void) {
   uint32_t s[LW_STATS_WORDS];
   if (X(lw_stats(s)) != 0) fuzz_fail("lw_stats failed");
@@ -845,6 +868,7 @@ static int pcbs_left(void) {
 }
 
 static void teardown(void) {
+  if (fuzz_trace) fprintf(stderr, "teardown (t=%u)\n", fuzz_now);
   fuzz_out_clear();
   /* Give back a reservation that was never committed. */
   static uint32_t none[1];
@@ -853,6 +877,7 @@ static void teardown(void) {
   XV(lw_set_max_connections(0));
   XV(lw_set_tcp_buffers(1u << 20, 1u << 20));
   while (fuzz_nlive > 0) {
+    fuzz_live[fuzz_nlive - 1].answered = 1; /* an RST is an answer */
     struct live l = fuzz_live[fuzz_nlive - 1];
     int32_t rc = l.kind == LIVE_LISTENER ? X(lw_tcp_listener_close(l.handle)) : X(lw_tcp_abort(l.handle));
     if (rc != 0) fuzz_fail("teardown: live handle %#x refused (%d)", l.handle, rc);
@@ -929,6 +954,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       default: op_simple(&r, op); break;
     }
     check_stats();
+    learn_held();
   }
   teardown();
   return 0;

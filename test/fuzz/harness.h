@@ -87,9 +87,15 @@ enum live_kind { LIVE_LISTENER = 1, LIVE_CONNECTION = 2 };
 struct live {
   int32_t handle;
   uint8_t kind;
-  uint8_t held;   /* a held SYN not yet accepted */
-  uint8_t active; /* LW_EV_ACTIVE seen */
-  uint8_t fin;    /* LW_EV_FIN seen */
+  uint8_t held;     /* a held SYN not yet accepted */
+  uint8_t answered; /* ... but lw_tcp_syn_answer sent its SYN-ACK or RST */
+  uint8_t active;   /* LW_EV_ACTIVE seen */
+  uint8_t fin;      /* LW_EV_FIN seen */
+  /* A held SYN's addresses (lw_tcp_info, between calls): nothing may leave
+   * from them until it is answered. */
+  uint8_t known;
+  uint8_t local[16], remote[16];
+  uint16_t lport, rport;
 };
 #define MAX_LIVE 4096
 extern struct live fuzz_live[MAX_LIVE];

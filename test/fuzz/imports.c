@@ -68,7 +68,7 @@ void fuzz_add_live(int32_t handle, uint8_t kind, uint8_t held) {
   if (handle <= 0) fuzz_fail("new handle %d is not positive", handle);
   if (fuzz_find_live(handle)) fuzz_fail("handle %#x handed out twice while live", handle);
   if (fuzz_nlive == MAX_LIVE) fuzz_fail("more than %d live handles", MAX_LIVE);
-  fuzz_live[fuzz_nlive++] = (struct live){handle, kind, held, 0, 0};
+  fuzz_live[fuzz_nlive++] = (struct live){.handle = handle, .kind = kind, .held = held};
   fuzz_remember(handle);
 }
 
@@ -302,8 +302,36 @@ static const char *output_problem(const uint8_t *p, uint32_t len) {
   return "IP version";
 }
 
+/* A TCP segment from a held SYN that was not answered yet. */
+static const char *from_held_syn(const uint8_t *p, uint32_t len) {
+  int v6 = p[0] >> 4 == 6;
+  size_t off;
+  if (v6) {
+    uint8_t proto;
+    int frag;
+    long o = ip6_upper(p, len, &proto, &frag);
+    if (o < 0 || frag || proto != 6) return NULL;
+    off = (size_t)o;
+  } else {
+    if (p[9] != 6 || (get16(p + 6) & 0x3FFF)) return NULL;
+    off = (size_t)(p[0] & 15) * 4;
+  }
+  if (off + 4 > len) return NULL;
+  const uint8_t *src = p + (v6 ? 8 : 12), *dst = p + (v6 ? 24 : 16);
+  size_t n = v6 ? 16 : 4;
+  for (int i = 0; i < fuzz_nlive; i++) {
+    struct live *l = &fuzz_live[i];
+    if (!l->held || l->answered || !l->known) continue;
+    if (l->lport == get16(p + off) && l->rport == get16(p + off + 2) &&
+        !memcmp(l->local, src, n) && !memcmp(l->remote, dst, n))
+      return "a segment from a held SYN that was never answered";
+  }
+  return NULL;
+}
+
 void fuzz_check_output(int32_t netif, const uint8_t *p, uint32_t len) {
   const char *problem = output_problem(p, len);
+  if (!problem) problem = from_held_syn(p, len);
   if (!problem) return;
   fprintf(stderr, "lwip-fuzz: bad packet out of interface %d (%u bytes):", netif, len);
   for (uint32_t i = 0; i < len && i < 128; i++) fprintf(stderr, "%s%02x", i % 16 ? " " : "\n  ", p[i]);
