@@ -260,7 +260,8 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err) 
     }
     return ERR_OK;
   }
-  if (!(e->flags & LW_F_ACTIVE) && !(e->flags & LW_F_CLOSING)) {
+  if ((!(e->flags & LW_F_ACTIVE) || ((e->flags & LW_F_HOLD_PAUSE) && !deliverable(e))) &&
+      !(e->flags & LW_F_CLOSING)) {
     if (hold(e, p)) return ERR_OK; /* not credited: the window closes */
     return ERR_MEM;
   }
@@ -630,10 +631,11 @@ static struct lw_entry *conn(int32_t handle) {
 LW_EXPORT int32_t lw_tcp_mark_active(int32_t handle) {
   struct lw_entry *e = conn(handle);
   if (!e) return LW_ERR_STALE;
-  /* A held SYN is not a connection yet: activating it emitted ACTIVE before
-   * its ACCEPT and gave its backlog slot back twice (caught by the fuzzer's
-   * event checks). */
-  if (e->flags & (LW_F_ACTIVE | LW_F_CONNECTING | LW_F_SYN_HELD)) return LW_ERR_STATE;
+  if (e->flags & (LW_F_ACTIVE | LW_F_CONNECTING)) return LW_ERR_STATE;
+  /* A held SYN, answered or not, is not a connection until its handshake
+   * completes (LW_EV_ACCEPT): activating it emitted ACTIVE before ACCEPT and
+   * gave its backlog slot back twice (caught by the fuzzer's event checks). */
+  if ((e->flags & LW_F_SYN_HELD) || e->pcb->state == SYN_RCVD) return LW_ERR_STATE;
   lw_enter();
   e->flags |= LW_F_ACTIVE;
   tcp_backlog_accepted(e->pcb);
@@ -646,8 +648,11 @@ LW_EXPORT int32_t lw_tcp_mark_active(int32_t handle) {
 LW_EXPORT int32_t lw_tcp_set_recv_enabled(int32_t handle, int32_t enabled) {
   struct lw_entry *e = conn(handle);
   if (!e) return LW_ERR_STALE;
-  if (!enabled) {
-    e->flags &= ~LW_F_RECV_ENABLED;
+  if (enabled != 1) {
+    /* 0: refuse (lwIP keeps refused data and drops later segments);
+     * 2: hold what arrives uncredited, so the window closes (no drops). */
+    e->flags &= ~(LW_F_RECV_ENABLED | LW_F_HOLD_PAUSE);
+    if (enabled == 2) e->flags |= LW_F_HOLD_PAUSE;
     return 0;
   }
   if (e->flags & LW_F_RECV_ENABLED) return 0;
