@@ -302,7 +302,10 @@ static const char *output_problem(const uint8_t *p, uint32_t len) {
   return "IP version";
 }
 
-/* A TCP segment from a held SYN that was not answered yet. */
+/* A TCP segment from a held SYN that was not answered yet. RSTs are let
+ * through: lwIP answers an unacceptable segment in SYN_RCVD with a reset
+ * built from that segment's numbers (RFC 9293 3.10.7.4), which neither
+ * answers the SYN nor tells anything about it. */
 static const char *from_held_syn(const uint8_t *p, uint32_t len) {
   int v6 = p[0] >> 4 == 6;
   size_t off;
@@ -316,7 +319,7 @@ static const char *from_held_syn(const uint8_t *p, uint32_t len) {
     if (p[9] != 6 || (get16(p + 6) & 0x3FFF)) return NULL;
     off = (size_t)(p[0] & 15) * 4;
   }
-  if (off + 4 > len) return NULL;
+  if (off + 14 > len || (p[off + 13] & 0x04)) return NULL;
   const uint8_t *src = p + (v6 ? 8 : 12), *dst = p + (v6 ? 24 : 16);
   size_t n = v6 ? 16 : 4;
   for (int i = 0; i < fuzz_nlive; i++) {
