@@ -188,6 +188,65 @@ test('maxConnections: half-open pcbs from a SYN flood hold slots (RST + refusedB
   p.close();
 });
 
+/**
+ * Opens outgoing connections with ephemeral ports until one fails; returns
+ * the live ones and the failed one. lwIP gives every outgoing connection a
+ * local port of its own (49152..65535, whatever the destination).
+ */
+async function exhaustEphemeralPorts(p: Awaited<ReturnType<typeof pair>>) {
+  const live: TcpConnection[] = [];
+  const failed: TcpConnection[] = [];
+  let opened = 0;
+  while (failed.length === 0) {
+    for (let i = 0; i < 250; i++) {
+      const c = p.a.connect({ address: '10.0.0.2', port: 80 });
+      let up = false;
+      c.once('becameActive', () => {
+        up = true;
+        live.push(c);
+      });
+      c.once('terminated', () => up || failed.push(c));
+      opened++;
+    }
+    await until(p.clock, () => live.length + failed.length === opened, 'a step of connections');
+  }
+  return { live, failed: failed[0]!, failures: failed.length };
+}
+
+test('ephemeral ports run out at 16,383 outgoing connections: the next connect fails at once, the others are untouched, a freed port is reused', async () => {
+  const p = await pair();
+  p.b.listen({ port: 80, backlog: 255 }, (s) => s.markActive());
+  p.b.listen({ port: 81 }, (s) => s.markActive());
+  const { live, failed, failures } = await exhaustEphemeralPorts(p);
+  assert.is(live.length, 16_383);
+  assert.is(live.length + failures, Math.ceil(16_384 / 250) * 250, 'every later one failed');
+  assert.ok(failed.error instanceof StackError, 'a typed error');
+  assert.is(p.a.stats().tcp.synSent, 0, 'nothing was sent for it');
+  // The port is per stack, not per destination: another port fails too.
+  const other = p.a.connect({ address: '10.0.0.2', port: 81 });
+  await p.clock.settle();
+  assert.is(other.alive, false);
+  assert.ok(live.every((c) => c.active));
+  live[0]!.abort();
+  await p.clock.settle();
+  const again = p.a.connect({ address: '10.0.0.2', port: 81 });
+  await until(p.clock, () => again.active, 'a connection on the freed port');
+  p.close();
+});
+
+knownBug(
+  test,
+  'lw_tcp_connect maps ERR_BUF (tcp_new_port found no free port) to LW_CAUSE_ABORTED, so the error is ECONNABORTED, as if an established connection had been aborted',
+  'ephemeral ports exhausted: connect ends with EADDRNOTAVAIL',
+  async () => {
+    const p = await pair();
+    p.b.listen({ port: 80, backlog: 255 }, (s) => s.markActive());
+    const { failed } = await exhaustEphemeralPorts(p);
+    assert.is(failed.error?.code, 'EADDRNOTAVAIL');
+    p.close();
+  },
+);
+
 test('setLimits: lowering maxConnections below the live count keeps them and refuses the next', async () => {
   const { p, c1, accepted } = await echoPair();
   const c2 = p.a.connect({ address: '10.0.0.2', port: 80 });

@@ -53,6 +53,8 @@ interface Plan {
   /** What the client receives back (echo or response). */
   down: StreamCheck;
   downExpected: number;
+  /** The client's local port, once connected. */
+  port?: number;
 }
 
 const endOf = (r: string, code: string | undefined) => (code ? `${r}:${code}` : r);
@@ -84,6 +86,12 @@ async function soak(minutes: number, seed: number): Promise<void> {
   });
 
   const byPort = new Map<number, Plan>();
+  /** Once both ends of a plan ended its port may be reused (runs past 16,383 connections wrap around). */
+  const settle = (plan: Plan) => {
+    if (plan.port === undefined || !plan.clientEnd || (plan.serverSeen && !plan.serverEnd)) return;
+    blackHoled.delete(plan.port);
+    if (byPort.get(plan.port) === plan) byPort.delete(plan.port);
+  };
   const plans: Plan[] = [];
   p.b.listen({ port: 80 }, (s) => {
     const plan = byPort.get(s.peer.port);
@@ -92,7 +100,10 @@ async function soak(minutes: number, seed: number): Promise<void> {
       return;
     }
     plan.serverSeen = true;
-    s.on('terminated', (r, e) => (plan.serverEnd = endOf(r, e?.code)));
+    s.on('terminated', (r, e) => {
+      plan.serverEnd = endOf(r, e?.code);
+      settle(plan);
+    });
     s.setKeepAlive(true, 5_000, 1_000, 3);
     s.on('readable', (d) => {
       plan.up.take(d);
@@ -134,8 +145,12 @@ async function soak(minutes: number, seed: number): Promise<void> {
       downExpected: kind === 'echo' ? size : kind === 'halfClose' ? rng.int(1, 48 * 1024) : 0,
     };
     plans.push(plan);
-    c.on('terminated', (r, e) => (plan.clientEnd = endOf(r, e?.code)));
+    c.on('terminated', (r, e) => {
+      plan.clientEnd = endOf(r, e?.code);
+      settle(plan);
+    });
     c.on('becameActive', () => {
+      plan.port = c.local.port;
       byPort.set(c.local.port, plan);
       if (kind === 'silent') c.setKeepAlive(true, 5_000, 1_000, 3);
       writeAll(c, streamBytes(plan.up.id, 0, size), () => {
@@ -192,8 +207,8 @@ async function soak(minutes: number, seed: number): Promise<void> {
     await until(p.clock, () => live().length === 0, `${label}: every plan ended`, 30 * 60_000);
     verify(label);
     await p.clock.advance(4 * 60_000); // 2 MSL
-    blackHoled.clear();
-    byPort.clear();
+    assert.is(blackHoled.size, 0, `${label}: no black hole left`);
+    assert.is(byPort.size, 0, `${label}: every port released`);
     const a = p.a.stats();
     const b = p.b.stats();
     for (const st of [a, b]) {
