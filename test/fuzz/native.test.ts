@@ -2,8 +2,9 @@
  * The native fuzzer in the test run: builds build/fuzz/lwip-fuzz (lwIP and
  * the C glue with libFuzzer, AddressSanitizer and UBSan; test/fuzz/fuzz.mk),
  * replays every input that once crashed (test/fuzz/regressions/*.in), then
- * fuzzes for LWIP_WASM_FUZZ_SECONDS (default 60) from the seed corpus
- * (test/fuzz/corpus.ts) and what earlier runs found. Passing means: exit 0
+ * fuzzes for LWIP_WASM_FUZZ_SECONDS (default 60, 600 with LWIP_WASM_LONG=1)
+ * from the seed corpus (test/fuzz/corpus.ts) and what earlier runs found
+ * (build/fuzz/work). Passing means: exit 0
  * and no crash file. A crash leaves its input in build/fuzz/crashes/;
  * `LWFUZZ_TRACE=1 build/fuzz/lwip-fuzz <file>` replays it with a trace.
  *
@@ -23,7 +24,9 @@ const dir = join(root, 'build/fuzz');
 const bin = join(dir, 'lwip-fuzz');
 const crashes = join(dir, 'crashes');
 const regressions = join(root, 'test/fuzz/regressions');
-const seconds = Number(process.env.LWIP_WASM_FUZZ_SECONDS ?? 60);
+const seconds = Number(
+  process.env.LWIP_WASM_FUZZ_SECONDS ?? (process.env.LWIP_WASM_LONG === '1' ? 600 : 60),
+);
 
 function make(target: string): { ok: boolean; output: string } {
   const r = spawnSync('make', ['--no-print-directory', '-f', 'test/fuzz/fuzz.mk', target], {
