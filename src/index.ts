@@ -95,3 +95,4 @@ export {
 export { attachTun, type TunLink } from './tun/attach.js';
 export * from './watch/index.js';
 export * from './sim/index.js';
+export * from './proxy/index.js';

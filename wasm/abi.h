@@ -204,8 +204,11 @@ LW_EXPORT int32_t lw_tcp_listener_close(int32_t handle);
 /* Accept != established: releases the backlog slot and starts delivery.
  * Returns 0, or LW_ERR_STATE if already active. */
 LW_EXPORT int32_t lw_tcp_mark_active(int32_t handle);
-/* Allows or refuses delivery. Refused data stays in lwIP (its window closes);
- * enabling redelivers it at once and sends a window update. */
+/* enabled = 1 allows delivery. 0 refuses it: the recv callback answers
+ * ERR_MEM, lwIP keeps the data as refused data and drops later segments
+ * (the sender is left without acknowledgements). 2 pauses by holding what
+ * arrives uncredited: the window closes and the sender probes it, nothing
+ * is dropped. Enabling redelivers at once and tells the sender. */
 LW_EXPORT int32_t lw_tcp_set_recv_enabled(int32_t handle, int32_t enabled);
 /* Copies up to `len` bytes into the send queue and pushes them. Returns the
  * number of bytes taken (possibly 0; then LW_EV_WRITABLE follows later). */

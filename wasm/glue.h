@@ -28,6 +28,7 @@ enum lw_flag {
   LW_F_SYN_HELD = 1 << 10,     /* passive open waiting for lw_tcp_syn_answer */
   LW_F_HOLD_SYNS = 1 << 11,    /* listener: hold every SYN (transparent proxying) */
   LW_F_SENT_ANY = 1 << 12,     /* snd_max is valid */
+  LW_F_HOLD_PAUSE = 1 << 13,   /* paused by closing the window (hold) rather than refusing */
 };
 
 struct lw_entry {

@@ -85,7 +85,7 @@ function defineSocketClass(): SocketClass {
         this.#bytesRead += data.length;
         if (!this.push(Buffer.from(data.buffer, data.byteOffset, data.length)) && !this.#paused) {
           this.#paused = true;
-          connection.setRecvEnabled(false);
+          connection.setRecvEnabled(false, { pause: 'closeWindow' });
         }
       });
       connection.on('readEOF', () => {

@@ -5,7 +5,7 @@
  * Backpressure holds both ways, so a slow reader on either side costs a
  * bounded amount of memory here: when the upstream socket's buffer is full
  * (write() returned false) the connection stops delivering
- * (setRecvEnabled(false)) and the client's window closes, until 'drain';
+ * (setRecvEnabled(false, closeWindow)) and the client's window closes, until 'drain';
  * when the connection takes fewer bytes than given, the socket is paused
  * (the kernel's window towards the upstream closes), until 'writable'.
  * What the relay itself holds is at most one socket chunk (down), and (up)
@@ -267,7 +267,7 @@ export class Relay extends Emitter<RelayEvents> {
     if (direction === 'up') {
       if (this.#pausedUp === paused) return;
       this.#pausedUp = paused;
-      this.#conn.setRecvEnabled(!paused);
+      this.#conn.setRecvEnabled(!paused, { pause: 'closeWindow' });
     } else {
       if (this.#pausedDown === paused) return;
       this.#pausedDown = paused;

@@ -37,7 +37,7 @@ function readableOf(conn: TcpConnection): ReadableStream<Uint8Array> {
           controller.enqueue(data);
           if ((controller.desiredSize ?? 1) <= 0 && !paused) {
             paused = true;
-            conn.setRecvEnabled(false);
+            conn.setRecvEnabled(false, { pause: 'closeWindow' });
           }
         });
         conn.on('readEOF', () => controller.close());

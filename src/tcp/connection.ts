@@ -187,16 +187,30 @@ export class TcpConnection extends Emitter<TcpConnectionEvents> implements Handl
   }
 
   /**
-   * Pauses (false) or resumes (true) delivery of received data. While
-   * paused lwIP keeps what arrived and the peer's window closes; resuming
-   * redelivers at once and tells the peer.
+   * Pauses (false) or resumes (true) delivery of received data.
+   *
+   * The default pause, `'refuse'` (seed 001), refuses delivery: lwIP keeps
+   * the segment it has as refused data and drops later ones unacknowledged,
+   * so the sender's buffer fills and it waits on its retransmission timer
+   * (a very long pause can make a peer give up). `'closeWindow'` holds what
+   * arrives uncredited instead: the advertised window closes, the sender
+   * probes it and never times out, and nothing is dropped (memory: up to one
+   * receive window). Resuming redelivers at once and tells the sender.
    */
-  setRecvEnabled(enabled: boolean): void {
+  setRecvEnabled(enabled: boolean, options: { pause?: 'refuse' | 'closeWindow' } = {}): void {
     if (typeof enabled !== 'boolean')
       throw StackError.invalidArgument('setRecvEnabled', 'enabled', 'must be a boolean');
+    const pause = options.pause ?? 'refuse';
+    if (pause !== 'refuse' && pause !== 'closeWindow')
+      throw StackError.invalidArgument(
+        'setRecvEnabled',
+        'options.pause',
+        "must be 'refuse' or 'closeWindow'",
+      );
     if (!this.#alive || enabled === this.#recvEnabled) return;
     this.#recvEnabled = enabled;
-    this.#call('setRecvEnabled', (x) => x.lw_tcp_set_recv_enabled(this.#handle, enabled ? 1 : 0));
+    const mode = enabled ? 1 : pause === 'closeWindow' ? 2 : 0;
+    this.#call('setRecvEnabled', (x) => x.lw_tcp_set_recv_enabled(this.#handle, mode));
   }
 
   /**

@@ -78,6 +78,31 @@ for (const family of ['v4', 'v6'] as const) {
     p.close();
   });
 
+  test("setRecvEnabled(false, { pause: 'closeWindow' }) closes the window without drops", async () => {
+    const p = await pair({ b: { tcp: { window: 64 * 1024 } } });
+    let s: TcpConnection | undefined;
+    p.b.listen({ port: 80 }, (c) => {
+      s = c;
+      c.markActive();
+    });
+    const c = p.a.connect({ address: server, port: 80 });
+    await until(p.clock, () => c.active && s !== undefined, 'connected');
+    const got = collect(s!);
+    s!.setRecvEnabled(false, { pause: 'closeWindow' });
+    const data = bytes(1 << 20);
+    writeAll(c, data, () => c.shutdownWrite());
+    await p.clock.advance(60_000);
+    assert.is(got.length(), 0, 'nothing delivered while paused');
+    assert.is(c.info().sendWindow, 0, 'the sender sees a zero window');
+    // Only one-byte window probes go out again, not dropped segments.
+    assert.ok(c.info().retransmissions < 10, `retransmissions ${c.info().retransmissions}`);
+    assert.ok(c.alive, 'the sender waits without giving up');
+    s!.setRecvEnabled(true);
+    await until(p.clock, () => got.eof(), 'all data after resuming');
+    assert.is(sha256(got.bytes()), sha256(data));
+    p.close();
+  });
+
   test('a FIN is readEOF only: the half-closed side can still send', async () => {
     const p = await pair();
     let s: TcpConnection | undefined;
