@@ -86,7 +86,9 @@ fuzz-regress: fuzz-build
 	$(if $(FUZZ_REGRESSIONS),$(FUZZ_BIN) $(FUZZ_REGRESSIONS),@true)
 
 # Fuzzing for FUZZ_SECONDS from the seeds, the regressions and what earlier
-# runs found. Exits non-zero on a crash (the input is in build/fuzz/crashes).
+# runs found. Exits non-zero on a crash (the input is in build/fuzz/crashes),
+# including the known lwIP bugs of test/fuzz/known-lwip (the test command
+# reports those and goes on).
 fuzz: fuzz-build fuzz-corpus fuzz-regress
 	@mkdir -p $(FUZZ_DIR)/work $(FUZZ_DIR)/crashes
 	$(FUZZ_BIN) $(FUZZ_RUN_FLAGS) -max_total_time=$(FUZZ_SECONDS) \

@@ -4,15 +4,17 @@
  * replays every input that once crashed (test/fuzz/regressions/*.in), then
  * fuzzes for LWIP_WASM_FUZZ_SECONDS (default 60, 600 with LWIP_WASM_LONG=1)
  * from the seed corpus (test/fuzz/corpus.ts) and what earlier runs found
- * (build/fuzz/work). Passing means: exit 0
- * and no crash file. A crash leaves its input in build/fuzz/crashes/;
+ * (build/fuzz/work). Passing means: exit 0 and no crash file, except for
+ * the lwIP bugs listed in KNOWN_LWIP (inputs in test/fuzz/known-lwip/): those
+ * are reported and fuzzing goes on. A crash leaves its input in
+ * build/fuzz/crashes/;
  * `LWFUZZ_TRACE=1 build/fuzz/lwip-fuzz <file>` replays it with a trace.
  *
  * Needs clang with libFuzzer (Debian: clang, libclang-rt-N-dev): installed
  * when missing if running as root with CI=true, skipped otherwise.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -23,6 +25,8 @@ const root = new URL('../..', import.meta.url).pathname;
 const dir = join(root, 'build/fuzz');
 const bin = join(dir, 'lwip-fuzz');
 const crashes = join(dir, 'crashes');
+const known = join(dir, 'known');
+const knownDir = join(root, 'test/fuzz/known-lwip');
 const regressions = join(root, 'test/fuzz/regressions');
 const seconds = Number(
   process.env.LWIP_WASM_FUZZ_SECONDS ?? (process.env.LWIP_WASM_LONG === '1' ? 600 : 60),
@@ -67,6 +71,15 @@ const crashFiles = () => {
   }
 };
 
+/**
+ * Assertions inside lwIP itself that the fuzzer has found and that are not
+ * ours to patch (test/fuzz/known-lwip/README.md). Hitting one is reported and
+ * fuzzing goes on; anything else fails the test.
+ */
+const KNOWN_LWIP = ['tcp_receive: ooseq tcplen > rcv_wnd'];
+const knownLwip = (output: string) =>
+  KNOWN_LWIP.find((m) => output.includes(`lwIP assertion: ${m}`));
+
 const test = suite('native fuzzer (libFuzzer + ASan + UBSan)');
 const reason = unavailable();
 
@@ -84,30 +97,51 @@ testUnless(test, reason, 'builds, replays the regressions, fuzzes without a cras
     const replay = await run(inputs);
     assert.is(replay.code, 0, `a regression input crashes again:\n${replay.tail}`);
   }
+  // Inputs of known lwIP bugs: still the known assertion, or fixed by now.
+  for (const f of readdirSync(knownDir).filter((f) => f.endsWith('.in'))) {
+    const replay = await run([join(knownDir, f)]);
+    if (replay.code === 0) console.log(`  known-lwip/${f} passes now: move it to regressions/`);
+    else assert.ok(knownLwip(replay.tail), `known-lwip/${f} fails differently:\n${replay.tail}`);
+  }
 
   mkdirSync(join(dir, 'work'), { recursive: true });
   mkdirSync(crashes, { recursive: true });
-  const before = new Set(crashFiles());
-  const fuzz = await run([
-    '-max_len=16384',
-    '-timeout=20',
-    '-rss_limit_mb=2048',
-    `-max_total_time=${seconds}`,
-    '-print_final_stats=1',
-    `-artifact_prefix=${crashes}/`,
-    join(dir, 'work'),
-    join(dir, 'corpus'),
-    regressions,
-  ]);
-  const found = crashFiles().filter((f) => !before.has(f));
-  const stats = /stat::number_of_executed_units:\s*(\d+)/.exec(fuzz.tail)?.[1];
-  console.log(`  fuzzed ${seconds} s: ${stats ?? '?'} inputs`);
-  assert.equal(
-    found,
-    [],
-    `the fuzzer found a crash (build/fuzz/crashes/${found[0]}):\n${fuzz.tail}`,
-  );
-  assert.is(fuzz.code, 0, `the fuzzer exited with ${fuzz.code}:\n${fuzz.tail}`);
+  mkdirSync(known, { recursive: true });
+  const deadline = Date.now() + seconds * 1000;
+  let executed = 0;
+  for (let round = 0; round < 10; round++) {
+    const left = Math.round((deadline - Date.now()) / 1000);
+    if (left < 5) break;
+    const before = new Set(crashFiles());
+    const fuzz = await run([
+      '-max_len=16384',
+      '-timeout=20',
+      '-rss_limit_mb=2048',
+      `-max_total_time=${left}`,
+      '-print_final_stats=1',
+      `-artifact_prefix=${crashes}/`,
+      join(dir, 'work'),
+      join(dir, 'corpus'),
+      regressions,
+    ]);
+    executed += Number(/stat::number_of_executed_units:\s*(\d+)/.exec(fuzz.tail)?.[1] ?? 0);
+    const found = crashFiles().filter((f) => !before.has(f));
+    const bug = found.length === 1 ? knownLwip(fuzz.tail) : undefined;
+    if (bug) {
+      // Kept for a look, out of the way of the next round.
+      renameSync(join(crashes, found[0]!), join(known, found[0]!));
+      console.log(`  known lwIP bug hit ("${bug}"), input in build/fuzz/known/${found[0]}`);
+      continue;
+    }
+    assert.equal(
+      found,
+      [],
+      `the fuzzer found a crash (build/fuzz/crashes/${found[0]}):\n${fuzz.tail}`,
+    );
+    assert.is(fuzz.code, 0, `the fuzzer exited with ${fuzz.code}:\n${fuzz.tail}`);
+    break;
+  }
+  console.log(`  fuzzed ${seconds} s: ${executed} inputs`);
 });
 
 test.run();
