@@ -1,20 +1,22 @@
 /**
  * Scale bench (issue 6 §4): how connection setup and teardown cost grow
  * with the number of open connections, between two stacks in one process
- * on a virtual clock (so lwIP timers stay out of the figures).
+ * on a virtual clock (time stands still while connections are set up, so
+ * lwIP's timers stay out of the setup figures).
  *
- *   1. setup rate of 1,000 more connections with 1k, 10k and 50k already
- *      open (each client connection binds its own local port, the only way
- *      past lwIP's 16,383 ephemeral ports), the 50k/1k ratio against the
- *      goal (>= 0.5, i.e. within 2x), heap per connection on both sides,
- *      the CPU that lwIP's timers take per second while they sit idle, and
- *      the time to tear all of them down (client aborts in the order they
- *      were opened, until both stacks hold none);
- *   2. the same setup rates with ephemeral ports (1k, 10k, 15k open), which
- *      leaves out tcp_bind's port check and isolates the pcb lookup;
- *   3. the cost of 2,000 small echo round trips on one connection while
+ *   1. setup rate of 1,000 more connections with 1k, 10k and 15k already
+ *      open, ephemeral local ports (at most 16,383 per stack): the pcb
+ *      lookup and everything else except tcp_bind's port check;
+ *   2. the cost of 2,000 small echo round trips on one connection while
  *      15,000 others are open and idle, then half-closed (shutdownWrite):
- *      the glue re-checks every closing connection after each call.
+ *      the glue re-checks every closing connection after each call;
+ *   3. the setup rate with 1k, 10k and 50k already open when each client
+ *      connection binds its own local port (the only way past the 16,383),
+ *      the 50k/1k ratio against the goal (>= 0.5, i.e. within 2x), heap per
+ *      connection on both sides, the CPU lwIP's timers take per second
+ *      while all sit idle, and the time to tear them all down (the client
+ *      aborts them in the order they were opened, until both stacks hold
+ *      none).
  *
  * Rates are connections per second of process CPU time (the machine is
  * shared; wall-clock rates are printed beside them).

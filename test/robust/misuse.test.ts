@@ -106,9 +106,7 @@ for (const how of ['closed', 'failed'] as const) {
     p.ib.inputMany([new Uint8Array(40)]);
     p.ib.remove();
     assert.is(p.ib.removed, true);
-    const st = p.b.stats();
-    assert.is(st.handles, 0);
-    assert.is(st.heap.memoryBytes, 0, 'stats() of a dead stack are zeros');
+    assert.is(p.b.stats().handles, 0, 'stats() still answers, with no handle left');
     p.b.close(); // and closing again does nothing
     await p.clock.advance(10_000);
     assert.equal(log, [`terminated:destroyed:${expected}`], 'nothing after terminated');
