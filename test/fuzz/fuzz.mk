@@ -23,7 +23,9 @@ FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN) -Ilwip -I$(FUZZ_LWIP)/
 # The glue and the harness build warning-free; lwIP's own files are exempt.
 # mallinfo() is deprecated in glibc but is what the WASM libc offers.
 FUZZ_WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-deprecated-declarations
-# Reseed the random source per input; see the reserved pbufs natively.
+# --wrap=lw_rand_u32: the harness reseeds the random source for every program;
+# --wrap=pbuf_alloc: it sees the pbufs lw_input_reserve hands out (whose
+# 32-bit addresses in the ABI are cut short on a 64-bit host).
 FUZZ_LDFLAGS := -fsanitize=fuzzer $(FUZZ_SAN) -Wl,--wrap=lw_rand_u32 -Wl,--wrap=pbuf_alloc
 FUZZ_RUN_FLAGS := -max_len=16384 -timeout=20 -rss_limit_mb=2048 -print_final_stats=1
 
