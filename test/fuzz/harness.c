@@ -168,7 +168,9 @@ static int input_budget;
 static void input(int32_t netif, const uint8_t *p, uint32_t len) {
   if (input_budget-- <= 0) return;
   if (fuzz_trace) fprintf(stderr, "  in netif %d: %u bytes\n", netif, len);
+  fuzz_in_input = 1;
   int32_t rc = X(lw_netif_input(netif, p, (int32_t)len));
+  fuzz_in_input = 0;
   if (rc != 0 && rc != LW_ERR_BADARG) fuzz_fail("lw_netif_input returned %d", rc);
   if (rc == LW_ERR_BADARG && netif >= 0 && netif < 16 && netif_used[netif] && p)
     fuzz_fail("lw_netif_input refused interface %d", netif);
@@ -683,7 +685,9 @@ static void op_reserve(struct rd *r) {
   if (d == 0xEF) return; /* never committed: the next reservation gives it back */
   int32_t netif = sel < 0xF0 ? sel % 4 : (int8_t)sel;
   int32_t commit = d < 0xF0 ? (rc > 0 ? rc : count) : (int32_t)((uint32_t)count + (uint32_t)(d - 0xF8));
+  fuzz_in_input = 1;
   int32_t crc = X(lw_input_commit(netif, commit));
+  fuzz_in_input = 0;
   if (fuzz_trace) fprintf(stderr, "  commit %d on %d -> %d\n", commit, netif, crc);
   if (crc >= 0 && crc != commit) fuzz_fail("lw_input_commit(%d) returned %d", commit, crc);
 }

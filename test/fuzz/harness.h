@@ -73,6 +73,9 @@ extern int fuzz_in_export;
  * may come before the handle is known, is recorded in fuzz_connect_ended. */
 extern int fuzz_connecting;
 extern int32_t fuzz_connect_ended;
+/* Set while a packet from the wire is being taken in (lw_netif_input,
+ * lw_input_commit): what lwIP sends then answers that packet. */
+extern int fuzz_in_input;
 /* Print each operation and event to stderr (LWFUZZ_TRACE=1). */
 extern int fuzz_trace;
 

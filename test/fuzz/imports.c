@@ -23,6 +23,7 @@ int fuzz_in_export;
 int fuzz_trace;
 int fuzz_connecting;
 int32_t fuzz_connect_ended;
+int fuzz_in_input;
 
 int32_t fuzz_pool[POOL_SIZE];
 int fuzz_npool;
@@ -302,10 +303,12 @@ static const char *output_problem(const uint8_t *p, uint32_t len) {
   return "IP version";
 }
 
-/* A TCP segment from a held SYN that was not answered yet. RSTs are let
- * through: lwIP answers an unacceptable segment in SYN_RCVD with a reset
- * built from that segment's numbers (RFC 9293 3.10.7.4), which neither
- * answers the SYN nor tells anything about it. */
+/* A TCP segment from a held SYN that was not answered yet. A held SYN sends
+ * nothing of its own accord (no application call or timer makes it speak).
+ * Answering a segment from the peer, lwIP may send an RST built from that
+ * segment's numbers (an unacceptable ACK, RFC 9293 3.10.7.4) or a bare ACK
+ * (the challenge ACK for an in-window RST, RFC 5961): neither answers the
+ * SYN. A SYN-ACK or data never leaves. */
 static const char *from_held_syn(const uint8_t *p, uint32_t len) {
   int v6 = p[0] >> 4 == 6;
   size_t off;
@@ -319,7 +322,9 @@ static const char *from_held_syn(const uint8_t *p, uint32_t len) {
     if (p[9] != 6 || (get16(p + 6) & 0x3FFF)) return NULL;
     off = (size_t)(p[0] & 15) * 4;
   }
-  if (off + 14 > len || (p[off + 13] & 0x04)) return NULL;
+  if (off + 20 > len || (p[off + 13] & 0x04)) return NULL;
+  size_t payload = len - off - (size_t)(p[off + 12] >> 4) * 4;
+  if (fuzz_in_input && !(p[off + 13] & 0x02) && payload == 0) return NULL;
   const uint8_t *src = p + (v6 ? 8 : 12), *dst = p + (v6 ? 24 : 16);
   size_t n = v6 ? 16 : 4;
   for (int i = 0; i < fuzz_nlive; i++) {
