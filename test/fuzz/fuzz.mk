@@ -94,7 +94,7 @@ fuzz-regress: fuzz-build
 # runs found. Exits non-zero on a crash (the input is in build/fuzz/crashes),
 # including the known lwIP bugs of test/fuzz/known-lwip (the test command
 # reports those and goes on).
-fuzz: fuzz-build fuzz-corpus fuzz-regress
+fuzz: wasm npm fuzz-build fuzz-corpus fuzz-regress
 	@mkdir -p $(FUZZ_DIR)/work $(FUZZ_DIR)/crashes
 	$(FUZZ_BIN) $(FUZZ_RUN_FLAGS) -max_total_time=$(FUZZ_SECONDS) \
 	  -artifact_prefix=$(FUZZ_DIR)/crashes/ $(FUZZ_DIR)/work $(FUZZ_DIR)/corpus test/fuzz/regressions
