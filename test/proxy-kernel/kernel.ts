@@ -12,9 +12,9 @@
  * installed with apt-get instead of skipping.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { startProxy, type ProxyProgramOptions, type RunningProxy } from '../../src/cli/proxy.js';
+import { ensure } from '../helpers/system.js';
 
 const CI = process.env.CI === 'true';
 const isRoot = process.getuid?.() === 0;
@@ -24,35 +24,6 @@ export const repoRoot = new URL('../..', import.meta.url).pathname;
 export const GW4 = '10.0.2.1';
 export const GW6 = 'fd00:2::1';
 export const NS_ADDRESSES = ['10.0.2.100/24', 'fd00:2::100/64'];
-
-function onPath(command: string): boolean {
-  for (const dir of (process.env.PATH ?? '').split(':')) {
-    try {
-      accessSync(join(dir, command), constants.X_OK);
-      return true;
-    } catch {
-      // not here
-    }
-  }
-  return false;
-}
-
-/** True when `command` exists, installing `pkg` with apt-get first under CI as root. */
-function ensure(command: string, pkg: string): boolean {
-  if (onPath(command)) return true;
-  if (!CI || !isRoot) return false;
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = () =>
-    spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', pkg], {
-      env,
-      stdio: 'ignore',
-    }).status === 0;
-  if (!install()) {
-    spawnSync('apt-get', ['update', '-qq'], { env, stdio: 'ignore' });
-    install();
-  }
-  return onPath(command);
-}
 
 const ADDON = new URL('../../tun/build/Release/tun.node', import.meta.url);
 

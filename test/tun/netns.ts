@@ -9,8 +9,8 @@
  * apt-get instead of skipping, so that CI runs every test.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { ensure } from '../helpers/system.js';
 
 const CI = process.env.CI === 'true';
 const isRoot = process.getuid?.() === 0;
@@ -18,35 +18,6 @@ const root = new URL('../..', import.meta.url).pathname;
 
 /** The repository root, for spawning test scripts. */
 export const repoRoot = root;
-
-function onPath(command: string): boolean {
-  for (const dir of (process.env.PATH ?? '').split(':')) {
-    try {
-      accessSync(join(dir, command), constants.X_OK);
-      return true;
-    } catch {
-      // not in this directory
-    }
-  }
-  return false;
-}
-
-/** Installs Debian packages, under CI as root only; true when `command` is then available. */
-function ensure(command: string, pkg: string): boolean {
-  if (onPath(command)) return true;
-  if (!CI || !isRoot) return false;
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = () =>
-    spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', pkg], {
-      env,
-      stdio: 'ignore',
-    }).status === 0;
-  if (!install()) {
-    spawnSync('apt-get', ['update', '-qq'], { env, stdio: 'ignore' });
-    install();
-  }
-  return onPath(command);
-}
 
 const ADDON = new URL('../../tun/build/Release/tun.node', import.meta.url);
 
