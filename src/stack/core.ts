@@ -82,7 +82,19 @@ export interface StackStats {
   packets: { in: number; inDropped: number; out: number };
 }
 
-type Record_ = { h: number; k: number; a: number; b: number; d: Uint8Array | undefined };
+/**
+ * One event or chunk from the WASM side, queued until the call returns.
+ * `last` marks the terminations the stack itself queues when it closes or
+ * fails: after that only they are delivered.
+ */
+type Record_ = {
+  h: number;
+  k: number;
+  a: number;
+  b: number;
+  d: Uint8Array | undefined;
+  last?: true;
+};
 
 interface CoreEvents extends Record<string, unknown[]> {
   /** The WASM instance trapped; every connection terminated with Destroyed. */
@@ -266,6 +278,9 @@ export class StackCore extends Emitter<CoreEvents> implements StackHost, LwSink,
       const queue = this.#queue;
       this.#queue = [];
       for (const r of queue) {
+        // Closed or failed (maybe by a callback of this very batch): what
+        // lwIP produced before is void; only the terminations remain.
+        if (this.#state !== 'open' && !r.last) continue;
         const owner = this.#owners.get(r.h);
         try {
           if (r.d) owner?.handleData(r.d);
@@ -311,6 +326,7 @@ export class StackCore extends Emitter<CoreEvents> implements StackHost, LwSink,
         a: LwReason.DESTROYED,
         b: cause,
         d: undefined,
+        last: true,
       });
     }
     for (const iface of this.#interfaces.values()) iface.remove();

@@ -97,6 +97,12 @@ export class TcpConnection extends Emitter<TcpConnectionEvents> implements Handl
   #error: StackError | undefined;
   #bytesIn = 0;
   #bytesOut = 0;
+  /**
+   * Received chunks (and a FIN, as 'eof') that lwIP had already handed over
+   * when delivery was paused from inside a callback of the same batch; they
+   * are delivered first when delivery resumes.
+   */
+  #held: (Uint8Array | 'eof')[] = [];
   readonly #registry: Registry;
 
   /** @internal Created by Stack.connect and by listeners. */
@@ -209,6 +215,7 @@ export class TcpConnection extends Emitter<TcpConnectionEvents> implements Handl
       );
     if (!this.#alive || enabled === this.#recvEnabled) return;
     this.#recvEnabled = enabled;
+    if (enabled && this.#held.length > 0) queueMicrotask(() => this.#releaseHeld());
     const mode = enabled ? 1 : pause === 'closeWindow' ? 2 : 0;
     this.#call('setRecvEnabled', (x) => x.lw_tcp_set_recv_enabled(this.#handle, mode));
   }
@@ -278,6 +285,7 @@ export class TcpConnection extends Emitter<TcpConnectionEvents> implements Handl
     if (!this.#alive || this.#phase === 'closing') return;
     this.#phase = 'closing';
     this.#writeShut = true;
+    this.#held = [];
     this.#call('gracefulClose', (x) => x.lw_tcp_close(this.#handle));
   }
 
@@ -344,6 +352,9 @@ export class TcpConnection extends Emitter<TcpConnectionEvents> implements Handl
   handleEvent(kind: number, a: number, b: number): void {
     if (this.#terminatedEmitted) return;
     if (kind === LwEvent.TERMINATED) {
+      // An orderly end loses nothing: what was held is delivered first.
+      if (reasonOf(a) === TerminationReason.Close && this.#phase !== 'closing')
+        this.#releaseHeld(true);
       this.#terminate(reasonOf(a), terminationError(b, this.#operation(), this.id));
       return;
     }
@@ -361,6 +372,10 @@ export class TcpConnection extends Emitter<TcpConnectionEvents> implements Handl
         break;
       }
       case LwEvent.FIN:
+        if (this.#held.length > 0) {
+          this.#held.push('eof');
+          return;
+        }
         if (this.#readEOF) return;
         this.#readEOF = true;
         this.emit('readEOF');
@@ -376,13 +391,33 @@ export class TcpConnection extends Emitter<TcpConnectionEvents> implements Handl
 
   /** @internal */
   handleData(bytes: Uint8Array): void {
-    if (this.#terminatedEmitted || !this.#alive) return;
+    if (this.#terminatedEmitted || !this.#alive || this.#phase === 'closing') return;
+    if (this.#held.length > 0 || !this.#recvEnabled) {
+      this.#held.push(bytes);
+      return;
+    }
+    this.#emitData(bytes);
+  }
+
+  // ---- internals ----
+
+  #emitData(bytes: Uint8Array): void {
     this.#bytesIn += bytes.length;
     this.#registry.bytesIn += bytes.length;
     this.emit('readable', bytes);
   }
 
-  // ---- internals ----
+  /** Delivers held chunks in order while delivery stays enabled (`force`: at an orderly end). */
+  #releaseHeld(force = false): void {
+    while (this.#held.length > 0 && this.#alive && (force || this.#recvEnabled)) {
+      const item = this.#held.shift()!;
+      if (item !== 'eof') this.#emitData(item);
+      else if (!this.#readEOF) {
+        this.#readEOF = true;
+        this.emit('readEOF');
+      }
+    }
+  }
 
   #terminate(reason: TerminationReason, error: StackError | undefined): void {
     this.#terminatedEmitted = true;

@@ -17,7 +17,7 @@ import {
   type HeldSyn,
   type TcpConnection,
 } from '../../src/index.js';
-import { bytes, collect, pair, record, until, type Pair } from '../helpers/net.js';
+import { bytes, collect, concat, pair, record, sha256, until, type Pair } from '../helpers/net.js';
 import { knownBug } from './helpers.js';
 
 const test = suite('misuse');
@@ -487,45 +487,61 @@ async function afterFirstChunk(act: (s: TcpConnection, p: Pair) => void) {
   return after;
 }
 
-knownBug(
-  test,
-  'TcpConnection.handleData does not look at the phase: chunks queued in the same dispatch are still emitted after gracefulClose()',
-  'gracefulClose() inside readable: no more data is delivered (as documented)',
-  async () => {
-    const after = await afterFirstChunk((s) => s.gracefulClose());
-    assert.not.ok(
-      after.some((e) => e.startsWith('readable')),
-      `events after gracefulClose: ${after.join(', ')}`,
-    );
-  },
-);
+test('gracefulClose() inside readable: no more data is delivered (as documented)', async () => {
+  const after = await afterFirstChunk((s) => s.gracefulClose());
+  assert.not.ok(
+    after.some((e) => e.startsWith('readable')),
+    `events after gracefulClose: ${after.join(', ')}`,
+  );
+});
 
-knownBug(
-  test,
-  'chunks already queued in the same dispatch are emitted after setRecvEnabled(false)',
-  'setRecvEnabled(false) inside readable: delivery pauses at once and resumes with the rest',
-  async () => {
-    let paused: TcpConnection | undefined;
-    const after = await afterFirstChunk((s) => {
-      s.setRecvEnabled(false);
-      paused = s;
+test('setRecvEnabled(false) inside readable: delivery pauses at once and resumes with the rest', async () => {
+  let paused: TcpConnection | undefined;
+  const after = await afterFirstChunk((s) => {
+    s.setRecvEnabled(false);
+    paused = s;
+  });
+  assert.ok(paused);
+  assert.not.ok(
+    after.some((e) => e.startsWith('readable')),
+    `events while paused: ${after.join(', ')}`,
+  );
+});
+
+test('setRecvEnabled(true) after a pause inside readable: the held chunks come first, in order, then the FIN', async () => {
+  const p = await pair();
+  const got: Uint8Array[] = [];
+  const events: string[] = [];
+  let s: TcpConnection | undefined;
+  p.b.listen({ port: 80 }, (c) => {
+    s = c;
+    c.on('readable', (d) => {
+      got.push(d);
+      events.push('data');
+      if (got.length === 1) c.setRecvEnabled(false);
     });
-    assert.ok(paused);
-    assert.not.ok(
-      after.some((e) => e.startsWith('readable')),
-      `events while paused: ${after.join(', ')}`,
-    );
-  },
-);
+    c.on('readEOF', () => events.push('eof'));
+  });
+  const c = p.a.connect({ address: '10.0.0.2', port: 80 });
+  await until(p.clock, () => c.active && s !== undefined, 'connected');
+  c.setNoDelay(true);
+  const sent = [1, 2, 3, 4, 5].map((i) => bytes(1000, i));
+  for (const chunk of sent) c.write(chunk);
+  c.shutdownWrite();
+  await p.clock.settle();
+  s!.markActive();
+  await p.clock.advance(3_000);
+  assert.equal(events, ['data'], 'one chunk, then the pause holds the rest and the FIN');
+  s!.setRecvEnabled(true);
+  await until(p.clock, () => events.includes('eof'), 'the FIN after the held chunks');
+  assert.is(events.at(-1), 'eof');
+  assert.is(sha256(concat(got)), sha256(concat(sent)));
+  p.close();
+});
 
-knownBug(
-  test,
-  'StackCore.#dispatch keeps delivering the records of the current batch after close(): data events follow close() before the Destroyed termination',
-  'stack.close() inside readable: the next event of the connection is its termination',
-  async () => {
-    const after = await afterFirstChunk((_s, p) => p.b.close());
-    assert.equal(after, ['acted', 'terminated:destroyed:ERR_STACK_CLOSED']);
-  },
-);
+test('stack.close() inside readable: the next event of the connection is its termination', async () => {
+  const after = await afterFirstChunk((_s, p) => p.b.close());
+  assert.equal(after, ['acted', 'terminated:destroyed:ERR_STACK_CLOSED']);
+});
 
 test.run();
