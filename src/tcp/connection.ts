@@ -75,6 +75,7 @@ export function registryOf(host: StackHost): Registry {
 }
 
 const MAX_WRITE_COPY = 8 << 20;
+const UNKNOWN: TcpEndpoint = { family: 4, address: '0.0.0.0', port: 0 };
 
 export class TcpConnection extends Emitter<TcpConnectionEvents> implements HandleOwner {
   /** Stable id of this connection within its stack (its first handle). */
@@ -91,8 +92,9 @@ export class TcpConnection extends Emitter<TcpConnectionEvents> implements Handl
   #blocked = false;
   #writeShut = false;
   #readEOF = false;
-  #local: TcpEndpoint;
-  #peer: TcpEndpoint;
+  /** The last lw_tcp_info words, decoded into endpoints on first use. */
+  #endWords: Uint32Array | undefined;
+  #ends: { local: TcpEndpoint; peer: TcpEndpoint } | undefined;
   #reason: TerminationReason | undefined;
   #error: StackError | undefined;
   #bytesIn = 0;
@@ -113,9 +115,6 @@ export class TcpConnection extends Emitter<TcpConnectionEvents> implements Handl
     this.id = handle;
     this.direction = direction;
     this.#phase = direction === 'accepted' ? 'new' : 'connecting';
-    const unknown: TcpEndpoint = { family: 4, address: '0.0.0.0', port: 0 };
-    this.#local = unknown;
-    this.#peer = unknown;
     this.#refreshEndpoints();
     this.#registry = registryOf(host);
     this.#registry.live.add(this);
@@ -150,10 +149,10 @@ export class TcpConnection extends Emitter<TcpConnectionEvents> implements Handl
   }
   /** Our end. For accepted connections in transparent setups, the address the peer dialled. */
   get local(): TcpEndpoint {
-    return this.#local;
+    return this.#endpoints().local;
   }
   get peer(): TcpEndpoint {
-    return this.#peer;
+    return this.#endpoints().peer;
   }
   /** Set when terminated. */
   get terminationReason(): TerminationReason | undefined {
@@ -363,7 +362,6 @@ export class TcpConnection extends Emitter<TcpConnectionEvents> implements Handl
       case LwEvent.ACTIVE: {
         this.#phase = this.#phase === 'closing' ? 'closing' : 'active';
         this.#writable = true;
-        this.#refreshEndpoints();
         this.emit('becameActive');
         if (this.#blocked && this.#alive && !this.#terminatedEmitted) {
           this.#blocked = false;
@@ -451,8 +449,12 @@ export class TcpConnection extends Emitter<TcpConnectionEvents> implements Handl
   #refreshEndpoints(): void {
     const info = this.#readInfo();
     if (!info) return;
-    const { local, peer } = endpointsOf(info);
-    this.#local = local;
-    this.#peer = peer;
+    this.#endWords = info;
+    this.#ends = undefined;
+  }
+
+  #endpoints(): { local: TcpEndpoint; peer: TcpEndpoint } {
+    this.#ends ??= this.#endWords ? endpointsOf(this.#endWords) : { local: UNKNOWN, peer: UNKNOWN };
+    return this.#ends;
   }
 }
