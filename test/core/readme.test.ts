@@ -18,6 +18,7 @@ const expected: Record<number, RegExp> = {
   0: /hello[\s\S]*close undefined/,
   1: /echoed: hello watcher/,
   2: /hello \/over-lwip/,
+  3: /received 1048576 bytes in 33\.9 virtual s\nlost 62, trace 4ee70d8af6fad89f/,
 };
 
 test('the README has runnable examples', () => {
