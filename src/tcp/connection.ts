@@ -201,6 +201,9 @@ export class TcpConnection extends Emitter<TcpConnectionEvents> implements Handl
    * arrives uncredited instead: the advertised window closes, the sender
    * probes it and never times out, and nothing is dropped (memory: up to one
    * receive window). Resuming redelivers at once and tells the sender.
+   * A pause takes effect at once, even inside a `readable` listener: chunks
+   * lwIP had already handed over in the same batch are held and delivered
+   * first, in order, on resume (and before the end of an orderly close).
    */
   setRecvEnabled(enabled: boolean, options: { pause?: 'refuse' | 'closeWindow' } = {}): void {
     if (typeof enabled !== 'boolean')
