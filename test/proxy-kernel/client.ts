@@ -6,7 +6,15 @@
  *
  *   exchange HOST PORT BYTES SEED   send bytes(BYTES, SEED), half-close, read to EOF,
  *                                   wait for close: {"received":n,"sha256":...}
- *   connect HOST PORT               {"connected":true} or {"error":"ECONNREFUSED"}
+ *   connect HOST PORT               {"connected":true,"ms":t} or {"error":"ECONNREFUSED","ms":t}
+ *                                   (t: ms from connect() to the outcome)
+ *   download HOST PORT              half-close at once, hash what arrives to EOF:
+ *                                   {"received":n,"sha256":...} or {"error":...,"received":n}
+ *   ask HOST PORT TEXT [N TEXT2]    send TEXT without half-closing (and TEXT2 once N bytes
+ *                                   arrived), read to EOF: {"received":n,"eof":true} or
+ *                                   {"error":...,"received":n}
+ *   sequential HOST PORT COUNT      COUNT connections one after another, each "ping i" ->
+ *                                   "pong i": {"ok":n,"errors":[...]}
  *   request HOST PORT TEXT          send TEXT, half-close, read to EOF: {"response":...}
  *   late HOST PORT TEXT             read to the server's EOF, then send TEXT and close:
  *                                   {"received":...,"eofFirst":true}
@@ -17,6 +25,7 @@
  *   many HOST PORT COUNT            COUNT connections at once, each "ping i" -> "pong i":
  *                                   {"ok":n,"errors":[...]}
  */
+import { createHash } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { bytes, sha256 } from '../helpers/net.js';
 
@@ -28,10 +37,13 @@ function print(result: unknown): void {
   console.log(JSON.stringify(result));
 }
 
-function open(): Socket {
+const started = performance.now();
+const elapsed = () => Math.round(performance.now() - started);
+
+function open(extra: () => Record<string, unknown> = () => ({})): Socket {
   const s = connect({ host: host!, port, allowHalfOpen: true });
   s.on('error', (e: Error & { code?: string }) => {
-    print({ error: e.code ?? e.message });
+    print({ error: e.code ?? e.message, ...extra() });
     process.exit(0);
   });
   return s;
@@ -57,9 +69,9 @@ switch (mode) {
     break;
   }
   case 'connect': {
-    const s = open();
+    const s = open(() => ({ ms: elapsed() }));
     s.on('connect', () => {
-      print({ connected: true });
+      print({ connected: true, ms: elapsed() });
       s.destroy();
     });
     break;
@@ -155,6 +167,54 @@ switch (mode) {
         done();
       });
     }
+    break;
+  }
+  case 'download': {
+    const hash = createHash('sha256');
+    let received = 0;
+    const s = open(() => ({ received }));
+    s.on('connect', () => s.end());
+    s.on('data', (d: Buffer) => {
+      received += d.length;
+      hash.update(d);
+    });
+    s.on('end', () => print({ received, sha256: hash.digest('hex') }));
+    break;
+  }
+  case 'ask': {
+    let received = 0;
+    const s = open(() => ({ received }));
+    const then = Number(rest(1) || Infinity);
+    s.on('connect', () => s.write(rest(0)));
+    s.on('data', (d: Buffer) => {
+      const before = received;
+      received += d.length;
+      if (before < then && received >= then) s.write(rest(2));
+    });
+    s.on('end', () => {
+      print({ received, eof: true });
+      s.destroy();
+    });
+    break;
+  }
+  case 'sequential': {
+    const count = Number(rest(0));
+    let ok = 0;
+    const errors: string[] = [];
+    const one = (i: number) => {
+      if (i === count) return print({ ok, errors: [...new Set(errors)] });
+      const s = connect({ host: host!, port, allowHalfOpen: true });
+      let reply = '';
+      s.on('connect', () => s.end(`ping ${i}`));
+      s.on('data', (d: Buffer) => (reply += d.toString()));
+      s.on('error', (e: Error & { code?: string }) => errors.push(e.code ?? e.message));
+      s.on('end', () => {
+        if (reply === `pong ${i}`) ok++;
+        else errors.push(`bad reply ${JSON.stringify(reply)}`);
+      });
+      s.on('close', () => one(i + 1));
+    };
+    one(0);
     break;
   }
   default:
