@@ -44,6 +44,27 @@ export interface ConnectOptions {
   localAddress?: string;
   /** Bind to this local port first (0 or absent: ephemeral). */
   localPort?: number;
+  /**
+   * Cancels the attempt: if it fires before becameActive, the connection is
+   * aborted (terminated with Abort, no error). Later it does nothing. An
+   * already aborted signal aborts the connection at once.
+   */
+  signal?: AbortSignal;
+}
+
+/** Aborts `conn` if `signal` fires before it became active. */
+function cancelOnAbort(conn: TcpConnection, signal: AbortSignal): void {
+  if (signal.aborted) {
+    conn.abort();
+    return;
+  }
+  const onAbort = () => {
+    if (!conn.active) conn.abort();
+  };
+  const detach = () => signal.removeEventListener('abort', onAbort);
+  signal.addEventListener('abort', onAbort, { once: true });
+  conn.once('becameActive', detach);
+  conn.once('terminated', detach);
 }
 
 function checkPort(value: unknown, operation: string, field: string, min: number): number {
@@ -272,6 +293,8 @@ export class Stack extends StackCore {
     const op = 'Stack.connect';
     if (typeof options !== 'object' || options === null)
       throw StackError.invalidArgument(op, 'options', 'must be an object');
+    if (options.signal !== undefined && !(options.signal instanceof AbortSignal))
+      throw StackError.invalidArgument(op, 'signal', 'must be an AbortSignal');
     const remote = parseIp(options.address, op, 'address');
     const port = checkPort(options.port, op, 'port', 1);
     const localPort =
@@ -298,6 +321,8 @@ export class Stack extends StackCore {
         retryable: true,
       });
     }
-    return new TcpConnection(this, handle, 'outgoing');
+    const conn = new TcpConnection(this, handle, 'outgoing');
+    if (options.signal) cancelOnAbort(conn, options.signal);
+    return conn;
   }
 }

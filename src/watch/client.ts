@@ -41,7 +41,7 @@ export interface ReconnectOption {
 
 /** Options of createTcpClient. */
 export interface TcpClientOption {
-  /** Options of each connection attempt (local bind, socket options, fillEndpoints). */
+  /** Options of each connection attempt (local bind, socket options, fillEndpoints); its `signal` stops the client. */
   connect?: TcpConnectOption;
   /** Deadline of one round (all candidates) in ms; ETIMEDOUT when it passes. Default: none (lwIP's SYN retries decide). */
   connectTimeoutMs?: number;
@@ -115,6 +115,7 @@ export class TcpClient implements Disposable {
   #failures: number[] = [];
   #failedRounds = 0;
   #rounds = 0;
+  readonly #signal: AbortSignal | undefined;
 
   /** @internal Use createTcpClient. */
   constructor(
@@ -133,8 +134,13 @@ export class TcpClient implements Disposable {
       throw StackError.invalidArgument(OP, 'remote', 'must name at least one endpoint');
     this.#candidates = interleave(list.map((e, i) => checkEndpoint(e, OP, `remote[${i}]`, 1)));
     const r = OptionReader.of(option, OP, false);
-    this.#connect = (r.source.connect as TcpConnectOption | undefined) ?? {};
-    const bind = readConnectOption(this.#connect, OP, 'option.connect').localBind;
+    const settings = readConnectOption(r.source.connect, OP, 'option.connect');
+    // The signal belongs to the client (abort = stop()), not to each attempt.
+    const { signal: _signal, ...connect } =
+      (r.source.connect as TcpConnectOption | undefined) ?? {};
+    this.#connect = connect;
+    this.#signal = settings.signal;
+    const bind = settings.localBind;
     if (bind && this.#candidates.some((c) => c.family !== bind.family))
       throw StackError.invalidArgument(
         OP,
@@ -150,7 +156,11 @@ export class TcpClient implements Disposable {
     this.#roundTimer = new ClockTimer(stack.clock);
     this.#staggerTimer = new ClockTimer(stack.clock);
     this.#backoffTimer = new ClockTimer(stack.clock);
+    if (this.#signal?.aborted) this.#state = 'stopped';
+    else this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
   }
+
+  readonly #onAbort = (): void => this.stop();
 
   /** Rounds started so far. */
   get rounds(): number {
@@ -184,6 +194,7 @@ export class TcpClient implements Disposable {
   stop(): void {
     if (this.#state === 'stopped') return;
     this.#state = 'stopped';
+    this.#signal?.removeEventListener('abort', this.#onAbort);
     recordOf(this.#stack).stoppables.delete(this);
     this.#endRound();
     this.#backoffTimer.cancel();

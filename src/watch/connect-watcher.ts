@@ -31,6 +31,7 @@ export interface ConnectSettings {
   localPort: number;
   fillEndpoints: boolean;
   socket: SocketOptions;
+  signal: AbortSignal | undefined;
 }
 
 /**
@@ -52,7 +53,12 @@ export function readConnectOption(
     localPort: r.int('localPort', 0, 65535) ?? 0,
     fillEndpoints: r.bool('fillEndpoints') ?? true,
     socket: r.socketOptions(),
+    signal: undefined,
   };
+  const signal = r.source.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal))
+    throw StackError.invalidArgument(operation, r.field('signal'), 'must be an AbortSignal');
+  settings.signal = signal;
   r.int('connectedQueueCapacity', 1, 0x7fffffff);
   return settings;
 }
@@ -81,6 +87,7 @@ export class TcpConnectWatcher implements Disposable {
   readonly #socket: SocketOptions;
   #state: 'created' | 'connecting' | 'done' | 'cancelled' = 'created';
   #conn: TcpConnection | undefined;
+  readonly #signal: AbortSignal | undefined;
 
   /** @internal Use createTcpConnectWatcher. */
   constructor(
@@ -110,7 +117,12 @@ export class TcpConnectWatcher implements Disposable {
     this.#record = recordOf(stack);
     this.#onConnected = onConnected;
     this.#onError = onError;
+    this.#signal = o.signal;
+    if (o.signal?.aborted) this.#state = 'cancelled';
+    else o.signal?.addEventListener('abort', this.#onAbort, { once: true });
   }
+
+  readonly #onAbort = (): void => this.cancel();
 
   /** True from start() until the outcome was delivered or the attempt cancelled. */
   get pending(): boolean {
@@ -142,6 +154,7 @@ export class TcpConnectWatcher implements Disposable {
       // Misuse (the stack is closed) throws; a resource shortage is an outcome.
       if (!(error instanceof StackError) || error.kind === 'configuration' || !error.errno) {
         this.#state = 'done';
+        this.#signal?.removeEventListener('abort', this.#onAbort);
         this.#record.stoppables.delete(this);
         throw error;
       }
@@ -166,6 +179,7 @@ export class TcpConnectWatcher implements Disposable {
     if (this.#state === 'done' || this.#state === 'cancelled') return;
     const wasConnecting = this.#state === 'connecting';
     this.#state = 'cancelled';
+    this.#signal?.removeEventListener('abort', this.#onAbort);
     this.#record.stoppables.delete(this);
     const conn = this.#detach();
     if (wasConnecting) conn?.abort();
@@ -184,6 +198,7 @@ export class TcpConnectWatcher implements Disposable {
   readonly #onActive = (): void => {
     if (this.#state !== 'connecting') return;
     this.#state = 'done';
+    this.#signal?.removeEventListener('abort', this.#onAbort);
     this.#record.stoppables.delete(this);
     const conn = this.#detach()!;
     invoke(this.#onConnected, new TcpStream(this.#stack, conn, this.#fill));
@@ -197,6 +212,7 @@ export class TcpConnectWatcher implements Disposable {
   #fail(errno: number): void {
     if (this.#state !== 'connecting') return;
     this.#state = 'done';
+    this.#signal?.removeEventListener('abort', this.#onAbort);
     this.#record.stoppables.delete(this);
     invoke(this.#onError, errno);
   }

@@ -87,6 +87,8 @@ export interface TcpConnectOption extends TcpSocketOptions {
    * one stream and hands it over directly, so there is no queue to bound.
    */
   connectedQueueCapacity?: number;
+  /** Aborting it is cancel(): the attempt is abandoned with no callback. */
+  signal?: AbortSignal;
 }
 
 /** Options of createTcpConnectionWatcher. */
