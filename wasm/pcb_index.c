@@ -121,6 +121,7 @@ void lw_pcb_reg(struct tcp_pcb **list, struct tcp_pcb *pcb) {
   pcb->port_pprev = head;
   struct table *t = table_of(list);
   if (t) insert(t, pcb);
+  if (list == &tcp_tw_pcbs) lw_tcp_entered_time_wait(pcb);
 }
 
 void lw_pcb_rmv(struct tcp_pcb **list, struct tcp_pcb *pcb) {
