@@ -141,11 +141,15 @@ unsigned int lw_tcp_wnd_update_threshold(const struct tcp_pcb *pcb);
 #define LWIP_DISABLE_TCP_SANITY_CHECKS 1
 #define LWIP_DISABLE_MEMP_SANITY_CHECKS 1
 
-/* ---- pcb index (patch 0004; wasm/pcb_index.c) ---- */
+/* ---- pcb index (patches 0004 and 0007; wasm/pcb_index.c) ---- */
 struct tcp_pcb;
 void lw_pcb_reg(struct tcp_pcb **list, struct tcp_pcb *pcb);
 void lw_pcb_rmv(struct tcp_pcb **list, struct tcp_pcb *pcb);
 int lw_pcb_port_in_use(unsigned short port);
+struct tcp_pcb *lw_pcb_port_first(unsigned short port);
+/* Every pcb links to the others on its local port (patch 0007). */
+#define LWIP_TCP_PCB_PORT_INDEX 1
+#define LWIP_HOOK_TCP_PORT_FIRST(port) lw_pcb_port_first(port)
 #define LWIP_HOOK_TCP_REG(pcbs, npcb) lw_pcb_reg((struct tcp_pcb **)(pcbs), (struct tcp_pcb *)(npcb))
 #define LWIP_HOOK_TCP_RMV(pcbs, npcb) lw_pcb_rmv((struct tcp_pcb **)(pcbs), (struct tcp_pcb *)(npcb))
 #define LWIP_HOOK_TCP_PORT_IN_USE(port) lw_pcb_port_in_use(port)

@@ -29,6 +29,7 @@ enum lw_flag {
   LW_F_HOLD_SYNS = 1 << 11,    /* listener: hold every SYN (transparent proxying) */
   LW_F_SENT_ANY = 1 << 12,     /* snd_max is valid */
   LW_F_HOLD_PAUSE = 1 << 13,   /* paused by closing the window (hold) rather than refusing */
+  LW_F_DUE = 1 << 14,          /* watched and queued for a check at leave() */
 };
 
 struct lw_entry {
@@ -69,6 +70,8 @@ int lw_in_timers(void);
 /* TCP (wasm/tcp.c): set-up after lwip_init, and lw_leave's deferred work. */
 void lw_tcp_init(void);
 void lw_tcp_finish_pending(void);
+/* The pcb index saw `pcb` join the TIME_WAIT list: a close may have ended. */
+void lw_tcp_entered_time_wait(struct tcp_pcb *pcb);
 void lw_tcp_stats(uint32_t *out);
 /* Called for every outgoing IP packet: counts TCP retransmissions. */
 void lw_tcp_note_output(const uint8_t *packet, uint32_t len);

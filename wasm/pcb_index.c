@@ -5,8 +5,10 @@
  *
  * - Two open-addressing hash tables (active, TIME_WAIT) map a 4-tuple to its
  *   pcb; linear probing with backward-shift deletion, kept at most half full.
- * - A count of pcbs per local port over all lists answers "is this port in
- *   use" for tcp_new_port().
+ * - The pcbs of each local port, over all lists, chained through the links
+ *   patch 0007 adds to every pcb: "is this port in use" for tcp_new_port()
+ *   is one load, and tcp_bind() asks only the pcbs on its port whether the
+ *   new address overlaps theirs.
  * lwIP reports every pcb joining or leaving a list through the REG/RMV hooks,
  * while the pcb's addresses and ports are fixed (they are set before a pcb
  * is registered and never changed while it is).
@@ -24,7 +26,7 @@ struct table {
 };
 
 static struct table active, timewait;
-static uint32_t *port_use; /* 65536 counters, allocated on first use */
+static struct tcp_pcb **port_head; /* 65536 chains, allocated on first use */
 
 static uint32_t mix(uint32_t h) {
   h ^= h >> 16;
@@ -108,17 +110,26 @@ static struct table *table_of(struct tcp_pcb **list) {
 }
 
 void lw_pcb_reg(struct tcp_pcb **list, struct tcp_pcb *pcb) {
-  if (!port_use) {
-    port_use = calloc(65536, sizeof *port_use);
-    if (!port_use) lw_platform_assert("pcb index: out of memory", __FILE__, __LINE__);
+  if (!port_head) {
+    port_head = calloc(65536, sizeof *port_head);
+    if (!port_head) lw_platform_assert("pcb index: out of memory", __FILE__, __LINE__);
   }
-  port_use[pcb->local_port]++;
+  struct tcp_pcb **head = &port_head[pcb->local_port];
+  pcb->port_next = *head;
+  if (*head) (*head)->port_pprev = &pcb->port_next;
+  *head = pcb;
+  pcb->port_pprev = head;
   struct table *t = table_of(list);
   if (t) insert(t, pcb);
+  if (list == &tcp_tw_pcbs) lw_tcp_entered_time_wait(pcb);
 }
 
 void lw_pcb_rmv(struct tcp_pcb **list, struct tcp_pcb *pcb) {
-  if (port_use && port_use[pcb->local_port]) port_use[pcb->local_port]--;
+  if (!pcb->port_pprev) return; /* on no list */
+  *pcb->port_pprev = pcb->port_next;
+  if (pcb->port_next) pcb->port_next->port_pprev = pcb->port_pprev;
+  pcb->port_next = NULL;
+  pcb->port_pprev = NULL;
   struct table *t = table_of(list);
   if (t) erase(t, pcb);
 }
@@ -136,4 +147,6 @@ struct tcp_pcb *lw_pcb_lookup(struct tcp_pcb **list, const ip_addr_t *remote, u1
   return NULL;
 }
 
-int lw_pcb_port_in_use(u16_t port) { return port_use && port_use[port] != 0; }
+int lw_pcb_port_in_use(u16_t port) { return port_head && port_head[port] != NULL; }
+
+struct tcp_pcb *lw_pcb_port_first(u16_t port) { return port_head ? port_head[port] : NULL; }

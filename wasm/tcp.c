@@ -40,9 +40,14 @@ static struct tcp_pcb_listen *transparent_lpcb; /* LW_LISTEN_TRANSPARENT */
 /* Handles whose pcb lwIP freed without an error callback (yet). */
 static int32_t *pending;
 static uint32_t npending, cap_pending;
-/* Handles whose close/shutdown we watch for the end of the exchange. */
-static int32_t *watched;
-static uint32_t nwatched, cap_watched;
+/* Handles whose close/shutdown we watch for the end of the exchange
+ * (LW_F_WATCH_END) and that something happened to since the last leave: only
+ * these are checked, so a call costs the same with 50,000 connections closing
+ * as with none. An entry is queued when it starts being watched, when its pcb
+ * enters TIME_WAIT (pcb_index.c) and when data or a FIN is delivered or
+ * refused (what it may still owe the application). */
+static int32_t *due;
+static uint32_t ndue, cap_due;
 
 /* The ext-arg data of a pcb: 0 = not ours, -1 = counted but no handle yet
  * (SYN_RCVD), otherwise the handle. */
@@ -205,10 +210,12 @@ void lw_tcp_finish_pending(void) {
     }
   }
   npending = 0;
-  uint32_t keep = 0;
-  for (uint32_t i = 0; i < nwatched; i++) {
-    struct lw_entry *e = lw_handle_get(watched[i]);
-    if (!e || !e->pcb) continue;
+  /* Terminating does not queue anything, so the queue does not grow here. */
+  for (uint32_t i = 0; i < ndue; i++) {
+    struct lw_entry *e = lw_handle_get(due[i]);
+    if (!e) continue;
+    e->flags &= ~LW_F_DUE;
+    if (!e->pcb) continue;
     enum tcp_state s = e->pcb->state;
     /* Done once nothing is left for the application: no refused or held
      * data, and a pending FIN only if delivery is allowed (it is sent now). */
@@ -218,17 +225,25 @@ void lw_tcp_finish_pending(void) {
     if ((s == TIME_WAIT || s == CLOSED) && !owed) {
       owe_fin(e);
       terminate(e, LW_REASON_CLOSE, LW_CAUSE_CLOSED);
-      continue;
     }
-    watched[keep++] = watched[i];
   }
-  nwatched = keep;
+  ndue = 0;
+}
+
+/* Queues a watched entry for a check at leave (once per leave). */
+static void recheck(struct lw_entry *e) {
+  if ((e->flags & (LW_F_WATCH_END | LW_F_DUE)) != LW_F_WATCH_END) return;
+  if (push(&due, &ndue, &cap_due, lw_handle_of(e))) e->flags |= LW_F_DUE;
 }
 
 static void watch_end(struct lw_entry *e) {
-  if (e->flags & LW_F_WATCH_END) return;
   e->flags |= LW_F_WATCH_END;
-  push(&watched, &nwatched, &cap_watched, lw_handle_of(e));
+  recheck(e);
+}
+
+void lw_tcp_entered_time_wait(struct tcp_pcb *pcb) {
+  struct lw_entry *e = entry_of_pcb(pcb);
+  if (e && e->pcb == pcb) recheck(e);
 }
 
 /* ---- receive path ---- */
@@ -252,6 +267,7 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err) 
     }
     return ERR_OK;
   }
+  recheck(e); /* what it owes the application may change */
   if (!p) {
     if (deliverable(e)) {
       js_event(LW_EV_FIN, h, 0, 0);
@@ -319,6 +335,7 @@ static void resume(struct lw_entry *e) {
     tcp_output(pcb);
     for (int i = 0; i < 3; i++) tcp_send_empty_ack(pcb);
   }
+  if (lw_handle_get(h) == e && e->pcb == pcb) recheck(e);
 }
 
 /* ---- send path ---- */

@@ -3,9 +3,7 @@
  * StackError (asserted by `code`) or is a documented no-op, never a crash,
  * a hang or an event out of order. Cases test/core already covers (bad
  * Stack/addInterface options, EADDRINUSE on a plain port, markActive twice,
- * calls after abort()) are only extended here, not repeated. Where a
- * callback's re-entrant call breaks a documented rule, the test is a [bug]
- * test (see knownBug in ./helpers.ts).
+ * calls after abort()) are only extended here, not repeated.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -18,7 +16,6 @@ import {
   type TcpConnection,
 } from '../../src/index.js';
 import { bytes, collect, concat, pair, record, sha256, until, type Pair } from '../helpers/net.js';
-import { knownBug } from './helpers.js';
 
 const test = suite('misuse');
 
@@ -236,20 +233,41 @@ test('listening on a port in use: EADDRINUSE for every overlap; a second transpa
   p.close();
 });
 
-knownBug(
-  test,
-  "lwIP's tcp_bind compares the IP type of the new address with the dual-stack listener's (IPADDR_TYPE_ANY) and finds no overlap for IPv6 (its own '@todo: check accept_any_ip_version'), so the second listener silently takes that address's IPv6 connections",
-  'listening on an IPv6 address whose port a dual-stack listener holds: EADDRINUSE, as for IPv4',
-  async () => {
-    const p = await served(); // b listens on every address, IPv4 and IPv6, port 80
-    assert.throws(
-      () => p.b.listen({ address: '10.0.0.2', port: 80 }, () => {}),
-      code('EADDRINUSE'),
-    );
-    assert.throws(() => p.b.listen({ address: 'fd00::2', port: 80 }, () => {}), code('EADDRINUSE'));
-    p.close();
-  },
-);
+test('a dual-stack listener holds its port for every IPv4 and IPv6 address; specific addresses of different families share a port (patch 0007)', async () => {
+  const p = await served(); // b listens on every address, IPv4 and IPv6, port 80
+  const inUse = code('EADDRINUSE');
+  assert.throws(() => p.b.listen({ address: '10.0.0.2', port: 80 }, () => {}), inUse);
+  // lwIP itself compared the IP type and let this one through (its "@todo:
+  // check accept_any_ip_version"), taking fd00::2's connections from the first.
+  assert.throws(() => p.b.listen({ address: 'fd00::2', port: 80 }, () => {}), inUse);
+  assert.throws(() => p.b.listen({ address: '::', port: 80 }, () => {}), inUse);
+  // An outgoing connection's local port, either family, against the listener.
+  const ended: string[] = [];
+  for (const address of ['10.0.0.1', 'fd00::1']) {
+    const c = p.b.connect({ address, port: 9, localPort: 80 });
+    c.on('terminated', (_reason, error) => ended.push(`${address} ${error?.code}`));
+  }
+  await p.clock.settle();
+  assert.equal(ended, ['10.0.0.1 EADDRINUSE', 'fd00::1 EADDRINUSE']);
+  // Specific addresses of the two families do not overlap.
+  const v4 = p.b.listen({ address: '10.0.0.2', port: 90 }, () => {});
+  const v6 = p.b.listen({ address: 'fd00::2', port: 90 }, () => {});
+  assert.throws(() => p.b.listen({ address: 'fd00::2', port: 90 }, () => {}), inUse);
+  // ...but a dual-stack listener overlaps both.
+  assert.throws(() => p.b.listen({ port: 90 }, () => {}), inUse);
+  v4.close();
+  assert.throws(() => p.b.listen({ port: 90 }, () => {}), inUse, 'the IPv6 one still holds it');
+  v6.close();
+  p.b.listen({ port: 90 }, () => {}).close(); // free once both are closed
+  // The IPv6 connection still reaches the dual-stack listener.
+  const c = p.a.connect({ address: 'fd00::2', port: 80 });
+  await until(
+    p.clock,
+    () => p.accepted.length === 1 && c.active,
+    'the dual-stack listener serves IPv6',
+  );
+  p.close();
+});
 
 test('invalid options and arguments: ERR_INVALID_ARGUMENT naming the field, nothing changed', async () => {
   const bad: [Promise<unknown>, string][] = [
