@@ -19,7 +19,10 @@
  * Runs alternate between the two sides (lwip-wasm, slirp4netns, lwip-wasm,
  * ...) so slow phases of a noisy machine hit both; each figure is the
  * median of BENCH_TUN_RUNS runs (default 3) of BENCH_TUN_SECONDS seconds
- * (default 5). Targets: every ratio lwip-wasm / slirp4netns >= 1.0, the
+ * (default 5). For work on one figure, BENCH_TUN_TESTS (up,down,rate),
+ * BENCH_TUN_MTUS (65520,1500) and BENCH_TUN_SIDES (lwip-wasm,slirp4netns)
+ * narrow the run, and BENCH_TUN_NODE_FLAGS adds flags to the proxy's node
+ * (e.g. --cpu-prof). Targets: every ratio lwip-wasm / slirp4netns >= 1.0, the
  * proxy's peak RSS < 64 MiB. Every child is bounded in time and ended by
  * PID; the namespaces are deleted whatever happens.
  *
@@ -39,16 +42,19 @@ import {
 
 const RUNS = Number(process.env.BENCH_TUN_RUNS ?? 3);
 const SECONDS = Number(process.env.BENCH_TUN_SECONDS ?? 5);
-const MTUS = [65520, 1500] as const;
+const list = (name: string, all: string[]) =>
+  (process.env[name] ?? all.join(',')).split(',').filter((x) => all.includes(x));
+const TESTS = list('BENCH_TUN_TESTS', ['up', 'down', 'rate']);
+const MTUS = list('BENCH_TUN_MTUS', ['65520', '1500']).map(Number);
 const RATE_MTU = 1500;
-const RATE_WORKERS = 8;
+const RATE_WORKERS = Number(process.env.BENCH_TUN_WORKERS ?? 8);
 const RATE_MAX = 40_000;
 const HOST = '10.0.2.2';
 const NS_ADDRESS = '10.0.2.100/24';
 const RSS_TARGET_MIB = 64;
 
 type Side = 'lwip-wasm' | 'slirp4netns';
-const SIDES: Side[] = ['lwip-wasm', 'slirp4netns'];
+const SIDES = list('BENCH_TUN_SIDES', ['lwip-wasm', 'slirp4netns']) as Side[];
 
 function reason(): string | undefined {
   if (process.platform !== 'linux') return 'TUN devices and network namespaces are Linux-only';
@@ -105,6 +111,18 @@ function peakRss(pid: number | undefined): number {
   }
 }
 
+/** CPU seconds (user + system) a process used so far (0 if it is gone). */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in USER_HZ
+  } catch {
+    return 0;
+  }
+}
+
 async function freePort(): Promise<number> {
   const s = net.createServer();
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
@@ -132,6 +150,7 @@ async function startSide(side: Side, mtu: number): Promise<Session> {
         spawn(
           process.execPath,
           [
+            ...(process.env.BENCH_TUN_NODE_FLAGS ?? '').split(' ').filter(Boolean),
             'dist/cli/main.js',
             'proxy',
             '--tun',
@@ -190,12 +209,19 @@ async function startSide(side: Side, mtu: number): Promise<Session> {
   }
 }
 
-/** iperf3 from the namespace to 127.0.0.1 (via 10.0.2.2): bits/s at the receiver. */
-async function iperf(ns: Namespace, port: number, reverse: boolean): Promise<number> {
+/** iperf3 from the namespace to 127.0.0.1 (via 10.0.2.2): bits/s and bytes at the receiver. */
+async function iperf(
+  ns: Namespace,
+  port: number,
+  reverse: boolean,
+): Promise<{ bps: number; bytes: number }> {
   const args = ['-c', HOST, '-p', String(port), '-t', String(SECONDS), '-O', '1', '-J'];
   if (reverse) args.push('-R');
   const r = await ns.run('iperf3', args, (SECONDS + 30) * 1000);
-  let json: { end?: { sum_received?: { bits_per_second?: number } }; error?: string };
+  let json: {
+    end?: { sum_received?: { bits_per_second?: number; bytes?: number } };
+    error?: string;
+  };
   try {
     json = JSON.parse(r.stdout) as typeof json;
   } catch {
@@ -204,11 +230,15 @@ async function iperf(ns: Namespace, port: number, reverse: boolean): Promise<num
   const bps = json.end?.sum_received?.bits_per_second;
   if (json.error !== undefined || bps === undefined)
     throw new Error(`iperf3: ${json.error ?? 'no result'}`);
-  return bps;
+  // The omitted first second moved bytes too (about one second's worth).
+  return { bps, bytes: (json.end?.sum_received?.bytes ?? 0) + bps / 8 };
 }
 
-/** Short connections from the namespace to the HTTP server: completed requests per second. */
-async function connectionRate(ns: Namespace, port: number): Promise<number> {
+/** Short connections from the namespace to the HTTP server: requests per second, and how many. */
+async function connectionRate(
+  ns: Namespace,
+  port: number,
+): Promise<{ rate: number; requests: number }> {
   const r = await ns.run(
     process.execPath,
     [
@@ -224,9 +254,14 @@ async function connectionRate(ns: Namespace, port: number): Promise<number> {
     ],
     (SECONDS + 60) * 1000,
   );
-  const out = resultOf(r) as { rate: number; errors: number; firstError?: string };
+  const out = resultOf(r) as {
+    rate: number;
+    requests: number;
+    errors: number;
+    firstError?: string;
+  };
   if (out.errors > 0) process.stderr.write(`  (${out.errors} errors, first: ${out.firstError})\n`);
-  return out.rate;
+  return out;
 }
 
 // ---- the run ----
@@ -235,6 +270,8 @@ interface Line {
   label: string;
   unit: 'bps' | 'rate';
   values: Record<Side, number[]>;
+  /** CPU seconds of the side's process per GB moved, or per 1000 connections. */
+  cpu: Record<Side, number[]>;
 }
 
 function median(xs: number[]): number {
@@ -269,14 +306,23 @@ async function main(): Promise<void> {
   const lines: Line[] = [];
   const line = (label: string, unit: Line['unit']) => {
     let l = lines.find((x) => x.label === label);
-    if (!l) lines.push((l = { label, unit, values: { 'lwip-wasm': [], slirp4netns: [] } }));
+    if (!l)
+      lines.push(
+        (l = {
+          label,
+          unit,
+          values: { 'lwip-wasm': [], slirp4netns: [] },
+          cpu: { 'lwip-wasm': [], slirp4netns: [] },
+        }),
+      );
     return l;
   };
   for (const mtu of MTUS) {
-    line(`iperf3 ns -> host, MTU ${mtu}`, 'bps');
-    line(`iperf3 host -> ns (-R), MTU ${mtu}`, 'bps');
+    if (TESTS.includes('up')) line(`iperf3 ns -> host, MTU ${mtu}`, 'bps');
+    if (TESTS.includes('down')) line(`iperf3 host -> ns (-R), MTU ${mtu}`, 'bps');
   }
-  line(`new connection per request, MTU ${RATE_MTU}`, 'rate');
+  if (TESTS.includes('rate') && MTUS.includes(RATE_MTU))
+    line(`new connection per request, MTU ${RATE_MTU}`, 'rate');
   const rss: Record<Side, number> = { 'lwip-wasm': 0, slirp4netns: 0 };
 
   console.log(
@@ -288,14 +334,32 @@ async function main(): Promise<void> {
         for (const side of SIDES) {
           const s = await startSide(side, mtu);
           try {
-            const up = await iperf(s.ns, iperfPort, false);
-            line(`iperf3 ns -> host, MTU ${mtu}`, 'bps').values[side].push(up);
-            const down = await iperf(s.ns, iperfPort, true);
-            line(`iperf3 host -> ns (-R), MTU ${mtu}`, 'bps').values[side].push(down);
+            let up = NaN;
+            let down = NaN;
             let rate: number | undefined;
-            if (mtu === RATE_MTU) {
-              rate = await connectionRate(s.ns, httpPort);
-              line(`new connection per request, MTU ${RATE_MTU}`, 'rate').values[side].push(rate);
+            const pid = s.process.pid;
+            const measure = async <T>(fn: () => Promise<T>): Promise<[T, number]> => {
+              const before = cpuSeconds(pid);
+              const result = await fn();
+              return [result, cpuSeconds(pid) - before];
+            };
+            if (TESTS.includes('up')) {
+              const [r, cpu] = await measure(() => iperf(s.ns, iperfPort, false));
+              const l = line(`iperf3 ns -> host, MTU ${mtu}`, 'bps');
+              l.values[side].push((up = r.bps));
+              l.cpu[side].push(cpu / (r.bytes / 1e9));
+            }
+            if (TESTS.includes('down')) {
+              const [r, cpu] = await measure(() => iperf(s.ns, iperfPort, true));
+              const l = line(`iperf3 host -> ns (-R), MTU ${mtu}`, 'bps');
+              l.values[side].push((down = r.bps));
+              l.cpu[side].push(cpu / (r.bytes / 1e9));
+            }
+            if (mtu === RATE_MTU && TESTS.includes('rate')) {
+              const [r, cpu] = await measure(() => connectionRate(s.ns, httpPort));
+              const l = line(`new connection per request, MTU ${RATE_MTU}`, 'rate');
+              l.values[side].push((rate = r.rate));
+              l.cpu[side].push(cpu / (r.requests / 1000));
             }
             process.stdout.write(
               `  run ${run + 1} ${side.padEnd(11)} MTU ${String(mtu).padEnd(5)} ` +
@@ -325,6 +389,16 @@ async function main(): Promise<void> {
     console.log(
       `${l.label.padEnd(W)}${show(a, l.unit).padStart(14)}${show(b, l.unit).padStart(14)}` +
         `${(ratio.toFixed(2) + 'x').padStart(8)}  >= 1.0x ${ratio >= 1 ? 'met' : 'NOT met'}`,
+    );
+  }
+  console.log(
+    `\nCPU seconds of the process doing the job, per GB moved or per 1000 connections (median):`,
+  );
+  for (const l of lines) {
+    const a = median(l.cpu['lwip-wasm']);
+    const b = median(l.cpu['slirp4netns']);
+    console.log(
+      `${l.label.padEnd(W)}${a.toFixed(2).padStart(14)}${b.toFixed(2).padStart(14)}${((a / b).toFixed(2) + 'x').padStart(8)}`,
     );
   }
   const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
