@@ -90,6 +90,7 @@ export {
   TunDevice,
   type TunOptions,
   type TunReceiver,
+  type TunReceiveOptions,
   type TunCounters,
 } from './tun/device.js';
 export { attachTun, type TunLink } from './tun/attach.js';

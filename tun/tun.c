@@ -17,7 +17,13 @@
  * Batches: reads go into one reusable staging area per device until EAGAIN,
  * the packet limit or the area is full; then the batch is copied once into a
  * fresh ArrayBuffer and handed to JavaScript as Uint8Array views of it (the
- * JS side owns them; nothing aliases native memory). A write batch is one
+ * JS side owns them; nothing aliases native memory). A poll started with
+ * `borrow` skips that copy: it reads straight into one ArrayBuffer of the
+ * device, kept for its whole life, and hands out views of it that are valid
+ * only while the callback runs (the next batch overwrites them). That buffer
+ * is an ordinary JavaScript ArrayBuffer, never native memory, so nothing
+ * dangles; should JavaScript detach it (a transfer), the next batch gets a
+ * fresh one. A write batch is one
  * call: one write(2) per packet (a TUN file takes exactly one packet per
  * write, so writev could only gather pieces of one packet, and ours are
  * contiguous), no JavaScript round trip in between.
@@ -26,8 +32,9 @@
  * to the errno name, plus `errno` and `syscall`):
  *   open(name, multiQueue) -> [handle, actualName]     ('' lets the kernel name it)
  *   configure(handle, mtu, up) -> mtu                  (mtu 0 leaves it as is)
- *   poll(handle, readable, writable, callback, batch)  callback(kind, value):
- *       kind 0: value is an array of packets; 1: writable again;
+ *   poll(handle, readable, writable, callback, batch, borrow)  callback(kind, value):
+ *       kind 0: value is an array of packets (views valid during the call
+ *       only when `borrow`); 1: writable again;
  *       2: value is the Error that stopped reading (polling has stopped).
  *   read(handle, max) -> Uint8Array[]                  (until EAGAIN or max)
  *   write(handle, packets, start) -> consumed          (stops at EAGAIN; other
@@ -67,6 +74,8 @@ typedef struct tun {
   int events;         /* UV_READABLE | UV_WRITABLE currently polled for */
   bool in_callback;   /* JavaScript is running from on_poll */
   uint32_t batch;     /* packets per poll callback */
+  bool borrow;        /* poll callbacks get views of borrowed, reused memory */
+  napi_ref borrowed;  /* the ArrayBuffer those views share (strong), or NULL */
   napi_env env;
   napi_ref callback;  /* strong while polling */
   napi_async_context async;
@@ -140,6 +149,8 @@ static void close_tun(tun_t *t, bool from_hook) {
   uv_poll_stop(&t->poll); /* also drops the fd from epoll, so closing it next is safe */
   t->events = 0;
   drop_js(t);
+  if (t->borrowed) napi_delete_reference(t->env, t->borrowed);
+  t->borrowed = NULL;
   close(t->fd);
   t->fd = -1;
   if (!from_hook) napi_remove_env_cleanup_hook(t->env, cleanup_hook, t);
@@ -295,14 +306,38 @@ static napi_value tun_configure(napi_env env, napi_callback_info info) {
 
 /* ---- packets ---- */
 
-/* Reads up to `max` packets (until EAGAIN); *err is set on another failure. */
-static napi_value read_batch(napi_env env, tun_t *t, uint32_t max, int *err) {
+/* The device's borrowed ArrayBuffer (made on first use, or again if it was
+   detached) and its bytes; NULL if it cannot be made. */
+static unsigned char *borrowed_stage(napi_env env, tun_t *t, napi_value *ab) {
+  void *data = NULL;
+  size_t len = 0;
+  bool detached = true;
+  if (t->borrowed && napi_get_reference_value(env, t->borrowed, ab) == napi_ok && *ab &&
+      napi_is_detached_arraybuffer(env, *ab, &detached) == napi_ok && !detached &&
+      napi_get_arraybuffer_info(env, *ab, &data, &len) == napi_ok &&
+      len == STAGE_BYTES + MAX_PACKET)
+    return data;
+  if (t->borrowed) napi_delete_reference(env, t->borrowed);
+  t->borrowed = NULL;
+  if (napi_create_arraybuffer(env, STAGE_BYTES + MAX_PACKET, &data, ab) != napi_ok ||
+      napi_create_reference(env, *ab, 1, &t->borrowed) != napi_ok)
+    return NULL;
+  return data;
+}
+
+/* Reads up to `max` packets (until EAGAIN); *err is set on another failure.
+   With `borrow`, the views share the device's borrowed buffer (no copy). */
+static napi_value read_batch(napi_env env, tun_t *t, uint32_t max, bool borrow, int *err) {
   size_t offsets[1024], lengths[1024], used = 0;
   uint32_t n = 0;
+  napi_value out, ab, view;
+  void *data = NULL;
+  unsigned char *stage = t->stage;
   *err = 0;
   if (max > 1024) max = 1024;
+  if (borrow && !(stage = borrowed_stage(env, t, &ab))) return NULL;
   while (n < max && used <= STAGE_BYTES) {
-    ssize_t r = read(t->fd, t->stage + used, MAX_PACKET);
+    ssize_t r = read(t->fd, stage + used, MAX_PACKET);
     if (r < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN) *err = errno;
@@ -312,12 +347,12 @@ static napi_value read_batch(napi_env env, tun_t *t, uint32_t max, int *err) {
     lengths[n++] = (size_t)r;
     used += (size_t)r;
   }
-  napi_value out, ab, view;
-  void *data = NULL;
   if (napi_create_array_with_length(env, n, &out) != napi_ok) return NULL;
   if (n == 0) return out;
-  if (napi_create_arraybuffer(env, used, &data, &ab) != napi_ok) return NULL;
-  memcpy(data, t->stage, used);
+  if (!borrow) {
+    if (napi_create_arraybuffer(env, used, &data, &ab) != napi_ok) return NULL;
+    memcpy(data, stage, used);
+  }
   for (uint32_t i = 0; i < n; i++) {
     if (napi_create_typedarray(env, napi_uint8_array, lengths[i], ab, offsets[i], &view) !=
             napi_ok ||
@@ -373,7 +408,7 @@ static void on_poll(uv_poll_t *p, int status, int events) {
     if ((events & UV_READABLE) && (t->events & UV_READABLE) && t->fd >= 0) {
       int err = 0;
       uint32_t n = 0;
-      napi_value batch = read_batch(env, t, t->batch, &err);
+      napi_value batch = read_batch(env, t, t->batch, t->borrow, &err);
       if (batch && napi_get_array_length(env, batch, &n) == napi_ok && n > 0)
         call_js(t, KIND_PACKETS, batch);
       if (err && t->fd >= 0) {
@@ -388,9 +423,9 @@ static void on_poll(uv_poll_t *p, int status, int events) {
 }
 
 static napi_value tun_poll(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5], name;
-  bool readable = false, writable = false;
+  size_t argc = 6;
+  napi_value argv[6], name;
+  bool readable = false, writable = false, borrow = false;
   napi_valuetype type = napi_undefined;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   tun_t *t = get_open(env, argv[0]);
@@ -399,7 +434,9 @@ static napi_value tun_poll(napi_env env, napi_callback_info info) {
   CHECK(napi_get_value_bool(env, argv[2], &writable));
   CHECK(napi_typeof(env, argv[3], &type));
   CHECK(napi_get_value_uint32(env, argv[4], &t->batch));
+  if (argc >= 6) CHECK(napi_get_value_bool(env, argv[5], &borrow));
   if (t->batch == 0) t->batch = 1;
+  t->borrow = borrow;
   int events = (readable ? UV_READABLE : 0) | (writable ? UV_WRITABLE : 0);
   if (events == 0) {
     stop_polling(t);
@@ -432,7 +469,7 @@ static napi_value tun_read(napi_env env, napi_callback_info info) {
   tun_t *t = get_open(env, argv[0]);
   if (!t) return NULL;
   CHECK(napi_get_value_uint32(env, argv[1], &max));
-  napi_value out = read_batch(env, t, max, &err);
+  napi_value out = read_batch(env, t, max, false, &err);
   if (err) return throw_sys(env, err, "read", NULL);
   if (!out) napi_throw_error(env, "ERR_TUN_NATIVE", "tun: building the batch failed");
   return out;

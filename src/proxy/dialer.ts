@@ -12,10 +12,14 @@
  * namespace; socks5.ts has the SOCKS5 one. Any object with dial() works
  * (tests inject dialers that never settle).
  *
- * node:net is imported on first dial, so importing the package (and this
- * layer) stays possible where Node's modules do not exist.
+ * node:net is imported on first dial (once: later dials reuse it, since an
+ * await per dial costs connection rate), so importing the package (and
+ * this layer) stays possible where Node's modules do not exist.
  */
 import type { Socket } from 'node:net';
+
+type NetModule = typeof import('node:net');
+let netModule: NetModule | Promise<NetModule> | undefined;
 
 /** Where to dial: an IP address (text) and a port. */
 export interface DialTarget {
@@ -79,8 +83,10 @@ export function errorCode(error: unknown): string {
  * client segmented). On abort the socket is destroyed and the promise
  * rejects with the signal's reason.
  */
-export async function connectSocket(target: DialTarget, signal: AbortSignal): Promise<Socket> {
-  const { connect } = await import('node:net');
+export function connectSocket(target: DialTarget, signal: AbortSignal): Promise<Socket> {
+  const loaded = (netModule ??= import('node:net').then((m) => (netModule = m)));
+  if (loaded instanceof Promise) return loaded.then(() => connectSocket(target, signal));
+  const { connect } = loaded;
   return new Promise((resolve, reject) => {
     if (signal.aborted) {
       reject(signal.reason);

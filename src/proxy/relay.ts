@@ -99,6 +99,8 @@ export class Relay extends Emitter<RelayEvents> {
   #pausedDown = false;
   #connDone = false;
   #socketDone = false;
+  /** The socket is corked until the current batch of 'readable' events is over. */
+  #corked = false;
   #outcome: RelayOutcome | undefined;
   #error: string | undefined;
   #closed = false;
@@ -207,11 +209,25 @@ export class Relay extends Emitter<RelayEvents> {
   // ---- the two directions ----
 
   #up(data: Uint8Array): void {
-    if (this.#socket.writableEnded || this.#socket.destroyed) return; // after end(): discarded
+    const socket = this.#socket;
+    if (socket.writableEnded || socket.destroyed) return; // after end(): discarded
     this.#touch();
     this.#bytesUp += data.length;
-    if (!this.#socket.write(data)) this.#setPaused('up', true);
+    // One TUN batch brings many segments of a flow, each its own 'readable'
+    // event, all in one turn: corked until the turn's ticks run, they leave
+    // in one writev instead of a syscall each.
+    if (!this.#corked) {
+      this.#corked = true;
+      socket.cork();
+      process.nextTick(this.#uncork);
+    }
+    if (!socket.write(data)) this.#setPaused('up', true);
   }
+
+  readonly #uncork = (): void => {
+    this.#corked = false;
+    this.#socket.uncork();
+  };
 
   #clientEnded(): void {
     this.#touch();

@@ -99,7 +99,8 @@ function network(cidr: Cidr): Uint8Array {
 }
 
 /**
- * Configures the device: moves it (if `netns`), sets MTU, brings loopback
+ * Configures the device: moves it (if `netns`), sets MTU and a transmit
+ * queue of 1000 packets, brings loopback
  * and the device up, adds the addresses (IPv6 without duplicate address
  * detection: nothing else is on this link) and replaces the default route
  * of each gateway's family. Throws IpCommandError on the first failure;
@@ -110,7 +111,10 @@ export function configureKernelSide(options: KernelSideOptions): void {
   if (netns !== undefined) moveToNetns(device, netns);
   const ip = (...args: string[]) => ipIn(netns, args);
   if (netns !== undefined) ip('link', 'set', 'dev', 'lo', 'up');
-  ip('link', 'set', 'dev', device, 'mtu', String(options.mtu));
+  // txqueuelen 1000 (a TUN device gets 500): the queue in front of the
+  // proxy absorbs a burst of the kernel's sender instead of dropping it
+  // into retransmissions while the proxy is busy; slirp4netns' tap has 1000.
+  ip('link', 'set', 'dev', device, 'mtu', String(options.mtu), 'txqueuelen', '1000');
   for (const address of options.addresses) {
     const v6 = address.includes(':');
     ip('addr', 'add', address, 'dev', device, ...(v6 ? ['nodad'] : []));

@@ -1,7 +1,8 @@
 /**
  * attachTun: wires a TUN device to a stack's interface, the kernel-facing
  * counterpart of linkInterfaces (src/stack/link.ts). Packets the kernel
- * routes into the device go to iface.inputMany, a batch per event-loop turn;
+ * routes into the device go to iface.inputMany, a batch per event-loop turn
+ * (borrowed from the device: inputMany copies them into the stack);
  * packets the stack emits go to device.write as one batch each.
  *
  * The kernel runs in real time, so the stack should use a RealClock (the
@@ -34,16 +35,20 @@ export function attachTun(device: TunDevice, iface: NetInterface): TunLink {
     throw StackError.invalidArgument('attachTun', 'iface', 'must be a NetInterface');
   const delivered = { toInterface: 0, toDevice: 0 };
   let open = true;
-  device.onPackets((packets) => {
-    if (!open || iface.removed) return;
-    delivered.toInterface += packets.length;
-    try {
-      iface.inputMany(packets);
-    } catch (error) {
-      // The stack closed or failed meanwhile: the packets are lost, as on a cut wire.
-      if (!(error instanceof StackError)) throw error;
-    }
-  });
+  // Borrowed: inputMany copies every packet into the stack before it returns.
+  device.onPackets(
+    (packets) => {
+      if (!open || iface.removed) return;
+      delivered.toInterface += packets.length;
+      try {
+        iface.inputMany(packets);
+      } catch (error) {
+        // The stack closed or failed meanwhile: the packets are lost, as on a cut wire.
+        if (!(error instanceof StackError)) throw error;
+      }
+    },
+    { borrow: true },
+  );
   iface.onOutput((packets) => {
     if (!open || device.closed) return;
     delivered.toDevice += packets.length;

@@ -7,9 +7,12 @@
  * root or CAP_NET_ADMIN.
  *
  * Ownership: each packet handed to the receiver is a copy JavaScript owns
- * (the packets of one batch may share one ArrayBuffer); write() copies into
- * the kernel before it returns, except for packets it had to queue, which it
- * keeps by reference until they are written.
+ * (the packets of one batch may share one ArrayBuffer), unless the receiver
+ * asked to borrow them (onPackets(receiver, { borrow: true })): then they are
+ * views of one buffer the device reuses for every batch, valid only until
+ * the receiver returns, which saves a copy and an allocation per batch.
+ * write() copies into the kernel before it returns, except for packets it
+ * had to queue, which it keeps by reference until they are written.
  */
 import { rethrowLater } from '../util/emitter.js';
 import { StackError } from '../stack/errors.js';
@@ -37,6 +40,16 @@ export interface TunOptions {
 
 /** Receives packets read from the device, in order, in batches. */
 export type TunReceiver = (packets: Uint8Array[]) => void;
+
+/** How a receiver takes its packets. */
+export interface TunReceiveOptions {
+  /**
+   * Borrow the packets instead of owning them: they are views of a buffer
+   * the device reuses, valid only until the receiver returns (copy what you
+   * keep). Saves one copy and one allocation per batch. Default false.
+   */
+  borrow?: boolean;
+}
 
 /** Counters of one device. */
 export interface TunCounters {
@@ -141,6 +154,7 @@ export class TunDevice {
   readonly #maxQueued: number;
   readonly #counters = { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, writeDropped: 0 };
   #receiver: TunReceiver | undefined;
+  #borrow = false;
   #onError: ((error: StackError) => void) | undefined;
   #queue: Uint8Array[] = [];
   #readFailed = false;
@@ -182,12 +196,18 @@ export class TunDevice {
    * kernel then queues and eventually drops what it routes here. The
    * receiver runs from the event loop, at most `readBatch` packets a turn;
    * if it throws, the error is rethrown asynchronously and reading goes on.
+   * With `{ borrow: true }` the packets are valid only during the call.
    */
-  onPackets(receiver: TunReceiver | undefined): void {
+  onPackets(receiver: TunReceiver | undefined, options: TunReceiveOptions = {}): void {
     this.#open('TunDevice.onPackets');
     if (receiver !== undefined && typeof receiver !== 'function')
       throw StackError.invalidArgument('TunDevice.onPackets', 'receiver', 'must be a function');
+    if (typeof options !== 'object' || options === null)
+      throw StackError.invalidArgument('TunDevice.onPackets', 'options', 'must be an object');
+    if (options.borrow !== undefined && typeof options.borrow !== 'boolean')
+      throw StackError.invalidArgument('TunDevice.onPackets', 'borrow', 'must be a boolean');
     this.#receiver = receiver;
+    this.#borrow = options.borrow === true;
     this.#repoll();
   }
 
@@ -272,6 +292,7 @@ export class TunDevice {
       writing,
       reading || writing ? this.#callback : undefined,
       this.#readBatch,
+      this.#borrow,
     );
   }
 

@@ -23,6 +23,7 @@ export interface TunNative {
     writable: boolean,
     callback: TunCallback | undefined,
     batch: number,
+    borrow: boolean,
   ): void;
   read(handle: TunHandle, max: number): Uint8Array[];
   write(handle: TunHandle, packets: readonly Uint8Array[], start: number): number;

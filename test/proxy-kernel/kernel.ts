@@ -1,9 +1,9 @@
 /**
  * Helpers of the kernel proxy tests: why they cannot run here (one-line
- * skip reasons), network namespaces named lwp-<pid>-<tag> that are always
- * deleted, kernel clients (test/proxy-kernel/client.ts) run inside them
- * and ended by PID, and a fixture that runs the proxy program in-process
- * with its TUN device in the namespace.
+ * skip reasons) and a fixture that runs the proxy program in-process with
+ * its TUN device in a fresh namespace. The namespaces themselves (named
+ * lwp-<pid>-<n>, always deleted, children ended by PID) are in
+ * test/helpers/namespace.ts, re-exported here for the tests.
  *
  * Network safety: the namespace's only link is the TUN device leading to
  * the proxy; the proxy maps the gateway addresses to this host's loopback
@@ -11,14 +11,23 @@
  * can reach any other address. Under CI=true as root, missing tools are
  * installed with apt-get instead of skipping.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { startProxy, type ProxyProgramOptions, type RunningProxy } from '../../src/cli/proxy.js';
 import { ensure } from '../helpers/system.js';
+import { Namespace } from '../helpers/namespace.js';
+
+export {
+  Namespace,
+  finish,
+  lineStarting,
+  removeStaleNamespaces,
+  repoRoot,
+  resultOf,
+  type RunResult,
+} from '../helpers/namespace.js';
 
 const CI = process.env.CI === 'true';
 const isRoot = process.getuid?.() === 0;
-export const repoRoot = new URL('../..', import.meta.url).pathname;
 
 /** Gateway addresses (the proxy stack's own) and the namespace's addresses. */
 export const GW4 = '10.0.2.1';
@@ -51,169 +60,6 @@ export const curlReason: string | undefined =
 export const pingReason: string | undefined =
   kernelReason ??
   (ensure('ping', 'iputils-ping') ? undefined : 'ping (iputils-ping) is not installed');
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Deletes lwp-<pid>-* namespaces of processes that died without cleaning up; others are left alone. */
-export function removeStaleNamespaces(): void {
-  const out = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout ?? '';
-  for (const line of out.split('\n')) {
-    const m = /^(lwp-(?:demo-)?(\d+)(?:-\S+)?)/.exec(line);
-    if (m && Number(m[2]) !== process.pid && !alive(Number(m[2])))
-      spawnSync('ip', ['netns', 'del', m[1]!], { stdio: 'ignore' });
-  }
-}
-
-let serial = 0;
-
-/** Output of a finished child. */
-export interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** A network namespace lwp-<pid>-<n>; delete() ends its children by PID and removes it. */
-export class Namespace {
-  readonly name: string;
-  readonly #children = new Set<ChildProcess>();
-  #deleted = false;
-
-  constructor() {
-    this.name = `lwp-${process.pid}-${serial++}`;
-    const r = spawnSync('ip', ['netns', 'add', this.name], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`ip netns add ${this.name}: ${r.stderr.trim()}`);
-  }
-
-  /** A device name unique to this namespace and process, at most 15 bytes. */
-  get device(): string {
-    return `lwp${process.pid}${this.name.slice(this.name.lastIndexOf('-') + 1)}`.slice(0, 15);
-  }
-
-  /** Starts `command args` inside the namespace. */
-  spawn(command: string, args: string[]): ChildProcess {
-    if (this.#deleted) throw new Error(`namespace ${this.name} was deleted`);
-    const child = spawn('ip', ['netns', 'exec', this.name, command, ...args], {
-      cwd: repoRoot,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.#children.add(child);
-    child.once('exit', () => this.#children.delete(child));
-    return child;
-  }
-
-  /** Starts the kernel client (test/proxy-kernel/client.ts) inside the namespace. */
-  client(args: string[]): ChildProcess {
-    return this.spawn(process.execPath, [
-      '--import',
-      'tsx',
-      'test/proxy-kernel/client.ts',
-      ...args,
-    ]);
-  }
-
-  /** Runs a command inside the namespace to its end (killed by PID after `timeoutMs`). */
-  run(command: string, args: string[], timeoutMs = 60_000): Promise<RunResult> {
-    return finish(this.spawn(command, args), `${command} ${args.join(' ')}`, timeoutMs);
-  }
-
-  /** Runs `ip -n <ns> args`; returns its exit status and output. */
-  ip(...args: string[]): { status: number | null; out: string } {
-    const r = spawnSync('ip', ['-n', this.name, ...args], { encoding: 'utf8' });
-    return { status: r.status, out: r.stdout + r.stderr };
-  }
-
-  /** Ends children still running (SIGKILL by PID) and deletes the namespace. Idempotent. */
-  delete(): void {
-    for (const c of this.#children)
-      if (c.pid !== undefined && c.exitCode === null && c.signalCode === null)
-        process.kill(c.pid, 'SIGKILL');
-    this.#children.clear();
-    if (this.#deleted) return;
-    this.#deleted = true;
-    spawnSync('ip', ['netns', 'del', this.name], { stdio: 'ignore' });
-  }
-
-  /** True while `ip netns list` shows it. */
-  exists(): boolean {
-    const out = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout ?? '';
-    return out.split('\n').some((line) => line.split(' ')[0] === this.name);
-  }
-}
-
-/** Collects a child's output; resolves when it exits; kills it by PID after `timeoutMs`. */
-export function finish(child: ChildProcess, what: string, timeoutMs = 60_000): Promise<RunResult> {
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL');
-      reject(new Error(`${what}: no exit within ${timeoutMs} ms\n${stdout}${stderr}`));
-    }, timeoutMs);
-    child.once('error', (e) => (clearTimeout(timer), reject(e)));
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** Resolves with the first line on `stream` starting with `prefix` (rejects on exit or after `timeoutMs`). */
-export function lineStarting(
-  child: ChildProcess,
-  prefix: string,
-  timeoutMs = 30_000,
-  stream: 'stdout' | 'stderr' = 'stdout',
-): Promise<string> {
-  const watched = stream === 'stdout' ? child.stdout : child.stderr;
-  const other = stream === 'stdout' ? child.stderr : child.stdout;
-  return new Promise((resolve, reject) => {
-    let seen = '';
-    let rest = '';
-    const onData = (d: Buffer) => {
-      seen += d.toString();
-      const line = seen.split('\n').find((l) => l.startsWith(prefix));
-      if (line !== undefined) done(undefined, line);
-    };
-    const onOther = (d: Buffer) => (rest += d.toString());
-    const onExit = (code: number | null) =>
-      done(new Error(`child exited (${code}) before printing '${prefix}': ${seen}${rest}`));
-    const timer = setTimeout(
-      () => done(new Error(`no '${prefix}' line within ${timeoutMs} ms: ${seen}${rest}`)),
-      timeoutMs,
-    );
-    const done = (error: Error | undefined, line = '') => {
-      clearTimeout(timer);
-      watched?.off('data', onData);
-      other?.off('data', onOther);
-      child.off('exit', onExit);
-      if (error) reject(error);
-      else resolve(line);
-    };
-    watched?.on('data', onData);
-    other?.on('data', onOther);
-    child.once('exit', onExit);
-  });
-}
-
-/** The last JSON line a client printed. */
-export function resultOf(r: RunResult): Record<string, unknown> {
-  const line = r.stdout.trim().split('\n').at(-1) ?? '';
-  try {
-    return JSON.parse(line) as Record<string, unknown>;
-  } catch {
-    throw new Error(`client printed no JSON (exit ${r.code}): ${r.stdout}${r.stderr}`);
-  }
-}
 
 /** Proxy options of the fixture: gateways mapped to loopback, and nothing else allowed. */
 export function fixtureOptions(ns: Namespace): ProxyProgramOptions {

@@ -333,6 +333,66 @@ testUnless(
 testUnless(
   test,
   netnsReason,
+  'borrowed packets are views of one reused buffer, valid during the call; a detached one is replaced',
+  async () => {
+    const ns = Netns.create(uniqueTag());
+    const device = await deviceIn(ns);
+    try {
+      const payload = new TextEncoder().encode('borrowed');
+      const seqs: number[] = [];
+      const buffers = new Set<ArrayBufferLike>();
+      let detach = false;
+      let wanted = 0;
+      let reached: () => void = () => {};
+      device.onPackets(
+        (packets) => {
+          for (const p of packets) {
+            const seq = echoReplySeq(p);
+            if (seq === undefined) continue;
+            // The bytes are right while the receiver runs.
+            assert.equal(p.subarray(28), payload);
+            seqs.push(seq);
+            buffers.add(p.buffer);
+          }
+          if (detach && packets.length > 0) {
+            const buffer = packets[0]!.buffer as ArrayBuffer;
+            structuredClone(buffer, { transfer: [buffer] });
+            assert.is(packets[0]!.length, 0, 'detached: the views are empty now');
+            detach = false;
+          }
+          if (seqs.length >= wanted) reached();
+        },
+        { borrow: true },
+      );
+      const round = async (from: number) => {
+        wanted = from + 4;
+        const got = new Promise<void>((r) => (reached = r));
+        device.write(Array.from({ length: 4 }, (_, i) => echoRequest(0x4321, from + i, payload)));
+        await got;
+      };
+      await round(0);
+      await round(4);
+      assert.equal(seqs, [0, 1, 2, 3, 4, 5, 6, 7]);
+      assert.is(buffers.size, 1, 'every batch in the same buffer');
+      detach = true;
+      await round(8);
+      await round(12);
+      assert.equal(seqs.slice(8), [8, 9, 10, 11, 12, 13, 14, 15]);
+      assert.is(buffers.size, 2, 'a fresh buffer after the detach, then reused');
+      assert.throws(
+        () => device.onPackets(() => {}, { borrow: 1 as unknown as boolean }),
+        isCode('ERR_INVALID_ARGUMENT'),
+      );
+    } finally {
+      device.close();
+      ns.delete();
+    }
+  },
+);
+
+testUnless(
+  test,
+  netnsReason,
   'reading stops with a StackError when the device is deleted',
   async () => {
     const ns = Netns.create(uniqueTag());
