@@ -41,6 +41,14 @@ export class LwipRuntime {
   #out: number;
   #slab = allocUninitialized(SLAB_SIZE);
   #slabUsed = 0;
+  /** Transient copies (copyOutTransient): the slab being filled and its live count. */
+  #tSlab: Uint8Array | undefined;
+  #tUsed = 0;
+  #tLive = 0;
+  /** Earlier transient slabs with copies still out, by buffer: their live counts. */
+  readonly #tOut = new Map<ArrayBufferLike, { slab: Uint8Array; live: number }>();
+  /** Transient slabs with no copies out, ready for reuse. */
+  readonly #tFree: Uint8Array[] = [];
 
   private constructor(exports: LwipExports) {
     this.exports = exports;
@@ -54,8 +62,7 @@ export class LwipRuntime {
     let runtime: LwipRuntime | undefined;
     const env = {
       js_now: () => sink.now() >>> 0,
-      js_output: (netif: number, ptr: number, len: number) =>
-        sink.output(netif, runtime!.copyOut(ptr, len)),
+      js_output: (netif: number, ptr: number, len: number) => sink.output(netif, ptr, len),
       js_event: (kind: number, handle: number, a: number, b: number) =>
         sink.event(kind, handle, a, b),
       js_recv: (handle: number, ptr: number, len: number) =>
@@ -138,6 +145,46 @@ export class LwipRuntime {
     // Keep pieces 8-aligned so DataView/Uint32Array users are not surprised.
     this.#slabUsed = (at + len + 7) & ~7;
     return this.#slab.subarray(at, at + len);
+  }
+
+  /**
+   * Copies [ptr, ptr+len) out of WASM memory into pooled memory that is
+   * reused after release(copy): for packets that are consumed at once and
+   * dropped (a memory link copies them into the other stack's WASM memory).
+   * Reusing the same few slabs keeps them in cache and spares the page
+   * faults and garbage of fresh memory for every packet. The copy must not
+   * be read after release(); a copy never released is simply collected.
+   */
+  copyOutTransient(ptr: number, len: number): Uint8Array {
+    if (len > SLAB_SIZE) return this.copyOut(ptr, len);
+    let slab = this.#tSlab;
+    if (!slab || this.#tUsed + len > SLAB_SIZE) {
+      if (slab && this.#tLive > 0) this.#tOut.set(slab.buffer, { slab, live: this.#tLive });
+      else if (slab) this.#tFree.push(slab);
+      slab = this.#tSlab = this.#tFree.pop() ?? allocUninitialized(SLAB_SIZE);
+      this.#tUsed = 0;
+      this.#tLive = 0;
+    }
+    const at = this.#tUsed;
+    slab.set(this.u8().subarray(ptr, ptr + len), at);
+    this.#tUsed = (at + len + 7) & ~7;
+    this.#tLive++;
+    return slab.subarray(at, at + len);
+  }
+
+  /** Gives back a copy made by copyOutTransient (anything else is ignored). */
+  release(copy: Uint8Array): void {
+    const buffer = copy.buffer;
+    if (this.#tSlab !== undefined && buffer === this.#tSlab.buffer) {
+      // The slab being filled: once nothing of it is out, fill it from the start again.
+      if (--this.#tLive === 0) this.#tUsed = 0;
+      return;
+    }
+    const out = this.#tOut.get(buffer);
+    if (!out) return;
+    if (--out.live > 0) return;
+    this.#tOut.delete(buffer);
+    if (this.#tFree.length < 4) this.#tFree.push(out.slab);
   }
 
   /** Copies `data` into the scratch area and returns its address. */
