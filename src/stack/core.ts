@@ -172,9 +172,21 @@ export class StackCore extends Emitter<CoreEvents> implements StackHost, LwSink,
   }
 
   /** @internal */
-  output(netif: number, packet: Uint8Array): void {
+  output(netif: number, ptr: number, len: number): void {
     const iface = this.#interfaces.get(netif);
-    if (iface && iface.queueOutput(packet)) this.#outputs.push(iface);
+    const runtime = this.#runtime;
+    if (!iface || !runtime) return;
+    const packet = iface.transientOutput
+      ? runtime.copyOutTransient(ptr, len)
+      : runtime.copyOut(ptr, len);
+    if (iface.queueOutput(packet)) this.#outputs.push(iface);
+  }
+
+  /** @internal Gives back packets that an interface emitted as transient copies. */
+  releaseOutput(packets: readonly Uint8Array[]): void {
+    const runtime = this.#runtime;
+    if (!runtime) return;
+    for (let i = 0; i < packets.length; i++) runtime.release(packets[i]!);
   }
 
   /** @internal */

@@ -33,6 +33,8 @@ export interface StackHost {
   register(handle: number, owner: HandleOwner): void;
   unregister(handle: number): void;
   removeInterface(iface: NetInterface): void;
+  /** Gives back packets an interface emitted as transient copies (NetInterface.onTransientOutput). */
+  releaseOutput(packets: readonly Uint8Array[]): void;
   /** Draws from the stack's seeded random source (jitter, backoff). */
   random(): number;
 }

@@ -71,6 +71,7 @@ export class NetInterface {
   };
   readonly #host: StackHost;
   #receiver: OutputReceiver | undefined;
+  #transient = false;
   #taps: PacketTap[] = [];
   #pending: Uint8Array[] = [];
   #removed = false;
@@ -153,6 +154,29 @@ export class NetInterface {
     if (receiver !== undefined && typeof receiver !== 'function')
       throw StackError.invalidArgument('NetInterface.onOutput', 'receiver', 'must be a function');
     this.#receiver = receiver;
+    this.#transient = false;
+  }
+
+  /**
+   * @internal Like onOutput, for a receiver that is done with each batch
+   * when it has called releaseOutput(batch) (a memory link, which copies the
+   * packets into the other stack): the packets are pooled copies, reused
+   * after release, so they must not be read afterwards. A packet never
+   * released is collected as usual.
+   */
+  onTransientOutput(receiver: OutputReceiver): void {
+    this.#receiver = receiver;
+    this.#transient = true;
+  }
+
+  /** @internal Whether outgoing packets are transient copies (see onTransientOutput). */
+  get transientOutput(): boolean {
+    return this.#transient;
+  }
+
+  /** @internal Gives back a batch received through onTransientOutput. */
+  releaseOutput(packets: readonly Uint8Array[]): void {
+    if (this.#transient) this.#host.releaseOutput(packets);
   }
 
   /** Adds a tap that sees every packet in and out, in order; returns the function that removes it. */

@@ -87,6 +87,8 @@ class Direction {
       if (!(error instanceof StackError)) throw error;
       // The receiving stack closed or failed meanwhile: the packets are lost, as on a cut wire.
     }
+    // inputMany copied them into the receiving stack: the sender may reuse their memory.
+    this.from.releaseOutput(batch);
     if (this.#queue.length > 0 && !this.closed) {
       schedule(() => this.#deliver());
       return;
@@ -111,8 +113,8 @@ export function linkInterfaces(a: NetInterface, b: NetInterface, options: LinkOp
     throw StackError.invalidArgument('linkInterfaces', 'b', 'must be a different interface than a');
   const ab = new Direction(a, b, batch);
   const ba = new Direction(b, a, batch);
-  a.onOutput((packets) => ab.push(packets));
-  b.onOutput((packets) => ba.push(packets));
+  a.onTransientOutput((packets) => ab.push(packets));
+  b.onTransientOutput((packets) => ba.push(packets));
   return {
     close() {
       ab.closed = ba.closed = true;

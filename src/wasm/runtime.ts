@@ -14,6 +14,24 @@ const decoder = new TextDecoder();
 const SLAB_SIZE = 256 * 1024;
 const SLAB_MAX_PIECE = 16 * 1024;
 
+/**
+ * Bytes that are about to be overwritten in full: Node's Buffer.allocUnsafeSlow
+ * skips the zero fill that `new Uint8Array(n)` does (measurable when every
+ * packet and received chunk is copied out). Returned as a plain Uint8Array
+ * over its own ArrayBuffer, never a Buffer, so users see one type everywhere.
+ */
+const allocUninitialized: (size: number) => Uint8Array = (() => {
+  const B = (globalThis as { Buffer?: { allocUnsafeSlow(n: number): Uint8Array } }).Buffer;
+  if (B && typeof B.allocUnsafeSlow === 'function') {
+    const slow = B.allocUnsafeSlow.bind(B);
+    return (size) => {
+      const b = slow(size);
+      return new Uint8Array(b.buffer, b.byteOffset, size);
+    };
+  }
+  return (size) => new Uint8Array(size);
+})();
+
 export class LwipRuntime {
   readonly exports: LwipExports;
   #bytes: Uint8Array;
@@ -21,8 +39,16 @@ export class LwipRuntime {
   #scratch = 0;
   #scratchSize = 0;
   #out: number;
-  #slab = new Uint8Array(SLAB_SIZE);
+  #slab = allocUninitialized(SLAB_SIZE);
   #slabUsed = 0;
+  /** Transient copies (copyOutTransient): the slab being filled and its live count. */
+  #tSlab: Uint8Array | undefined;
+  #tUsed = 0;
+  #tLive = 0;
+  /** Earlier transient slabs with copies still out, by buffer: their live counts. */
+  readonly #tOut = new Map<ArrayBufferLike, { slab: Uint8Array; live: number }>();
+  /** Transient slabs with no copies out, ready for reuse. */
+  readonly #tFree: Uint8Array[] = [];
 
   private constructor(exports: LwipExports) {
     this.exports = exports;
@@ -36,8 +62,7 @@ export class LwipRuntime {
     let runtime: LwipRuntime | undefined;
     const env = {
       js_now: () => sink.now() >>> 0,
-      js_output: (netif: number, ptr: number, len: number) =>
-        sink.output(netif, runtime!.copyOut(ptr, len)),
+      js_output: (netif: number, ptr: number, len: number) => sink.output(netif, ptr, len),
       js_event: (kind: number, handle: number, a: number, b: number) =>
         sink.event(kind, handle, a, b),
       js_recv: (handle: number, ptr: number, len: number) =>
@@ -56,14 +81,19 @@ export class LwipRuntime {
     return runtime;
   }
 
-  /** The current byte view of WASM memory (rebuilt when memory grew). */
+  /**
+   * The current byte view of WASM memory (rebuilt when memory grew). Growing
+   * a WebAssembly.Memory detaches its old buffer, which leaves every view of
+   * it with length 0: that test is much cheaper than reading memory.buffer,
+   * a host call, on every packet.
+   */
   u8(): Uint8Array {
-    if (this.#bytes.buffer !== this.exports.memory.buffer) this.refreshViews();
+    if (this.#bytes.length === 0) this.refreshViews();
     return this.#bytes;
   }
 
   u32(): Uint32Array {
-    if (this.#words.buffer !== this.exports.memory.buffer) this.refreshViews();
+    if (this.#words.length === 0) this.refreshViews();
     return this.#words;
   }
 
@@ -101,9 +131,13 @@ export class LwipRuntime {
    */
   copyOut(ptr: number, len: number): Uint8Array {
     const mem = this.u8();
-    if (len > SLAB_MAX_PIECE) return mem.slice(ptr, ptr + len);
+    if (len > SLAB_MAX_PIECE) {
+      const copy = allocUninitialized(len);
+      copy.set(mem.subarray(ptr, ptr + len));
+      return copy;
+    }
     if (this.#slabUsed + len > SLAB_SIZE) {
-      this.#slab = new Uint8Array(SLAB_SIZE);
+      this.#slab = allocUninitialized(SLAB_SIZE);
       this.#slabUsed = 0;
     }
     const at = this.#slabUsed;
@@ -111,6 +145,46 @@ export class LwipRuntime {
     // Keep pieces 8-aligned so DataView/Uint32Array users are not surprised.
     this.#slabUsed = (at + len + 7) & ~7;
     return this.#slab.subarray(at, at + len);
+  }
+
+  /**
+   * Copies [ptr, ptr+len) out of WASM memory into pooled memory that is
+   * reused after release(copy): for packets that are consumed at once and
+   * dropped (a memory link copies them into the other stack's WASM memory).
+   * Reusing the same few slabs keeps them in cache and spares the page
+   * faults and garbage of fresh memory for every packet. The copy must not
+   * be read after release(); a copy never released is simply collected.
+   */
+  copyOutTransient(ptr: number, len: number): Uint8Array {
+    if (len > SLAB_SIZE) return this.copyOut(ptr, len);
+    let slab = this.#tSlab;
+    if (!slab || this.#tUsed + len > SLAB_SIZE) {
+      if (slab && this.#tLive > 0) this.#tOut.set(slab.buffer, { slab, live: this.#tLive });
+      else if (slab) this.#tFree.push(slab);
+      slab = this.#tSlab = this.#tFree.pop() ?? allocUninitialized(SLAB_SIZE);
+      this.#tUsed = 0;
+      this.#tLive = 0;
+    }
+    const at = this.#tUsed;
+    slab.set(this.u8().subarray(ptr, ptr + len), at);
+    this.#tUsed = (at + len + 7) & ~7;
+    this.#tLive++;
+    return slab.subarray(at, at + len);
+  }
+
+  /** Gives back a copy made by copyOutTransient (anything else is ignored). */
+  release(copy: Uint8Array): void {
+    const buffer = copy.buffer;
+    if (this.#tSlab !== undefined && buffer === this.#tSlab.buffer) {
+      // The slab being filled: once nothing of it is out, fill it from the start again.
+      if (--this.#tLive === 0) this.#tUsed = 0;
+      return;
+    }
+    const out = this.#tOut.get(buffer);
+    if (!out) return;
+    if (--out.live > 0) return;
+    this.#tOut.delete(buffer);
+    if (this.#tFree.length < 4) this.#tFree.push(out.slab);
   }
 
   /** Copies `data` into the scratch area and returns its address. */
