@@ -86,8 +86,10 @@ testUnless(
     const upstream = server.nextSocket().then(drain);
     const client = ns.client(['hold', GW4, String(server.port)]);
     const clientDone = finish(client, 'hold', 30_000);
+    // Watched from before the client connects: the proxy may print it first.
+    const opened = lineStarting(cli, 'open  10.0.2.100:', 10_000, 'stderr');
     await lineStarting(client, 'connected');
-    await lineStarting(cli, 'open  10.0.2.100:', 10_000, 'stderr');
+    await opened;
     process.kill(cli.pid!, 'SIGTERM');
     const r = await exited;
     assert.is(r.code, 0, r.stderr);
