@@ -177,6 +177,9 @@ export function drain(socket: Socket): Promise<{ data: Buffer; ended: boolean; e
   );
 }
 
+/** Sockets writeSocket has given a lasting no-op 'error' listener. */
+const absorbing = new WeakSet<Socket>();
+
 /**
  * Writes `data` to a socket respecting 'drain'; counts what the kernel took
  * in `progress.taken`. Resolves true when everything was written, false when
@@ -190,9 +193,17 @@ export function writeSocket(
 ): Promise<boolean> {
   return new Promise((resolve) => {
     let off = 0;
+    // Listeners come off when this write settles: callers write one socket many times.
+    const settle = (ok: boolean) => {
+      socket.off('drain', pump);
+      socket.off('error', failed);
+      socket.off('close', failed);
+      resolve(ok);
+    };
+    const failed = () => settle(false);
     const pump = () => {
       while (off < data.length) {
-        if (socket.destroyed) return resolve(false);
+        if (socket.destroyed) return settle(false);
         const end = Math.min(data.length, off + chunk);
         const ok = socket.write(data.subarray(off, end));
         progress.taken = end;
@@ -202,10 +213,15 @@ export function writeSocket(
           return;
         }
       }
-      resolve(true);
+      settle(true);
     };
-    socket.once('error', () => resolve(false));
-    socket.once('close', () => resolve(false));
+    socket.on('error', failed);
+    socket.on('close', failed);
+    // A reset after this write is the reader's to report, not an uncaught error.
+    if (!absorbing.has(socket)) {
+      absorbing.add(socket);
+      socket.on('error', () => {});
+    }
     pump();
   });
 }
