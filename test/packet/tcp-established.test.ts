@@ -152,6 +152,40 @@ est('a RST outside the window is ignored', async () => {
   }
 });
 
+for (const [family, mss] of [
+  [V4, 1460],
+  [V6, 1440],
+] as const) {
+  est(
+    `an MSS option on a segment without SYN changes nothing (${family === V4 ? 'IPv4' : 'IPv6'}; lwIP patch 0009)`,
+    async () => {
+      const { r, peer, conn } = await established(family);
+      try {
+        assert.is(conn.info().mss, mss, 'MSS from the handshake');
+        // In the window and acceptable, with an MSS option: before the patch
+        // lwIP took it (MSS 1: one byte per segment).
+        peer.send('PA', { payload: 'x', options: { mss: 1 } });
+        await peer.expect({ flags: 'A', ack: peer.seq, payloadLength: 0 });
+        peer.send('A', { options: { mss: 65000 } });
+        await r.probe.settle();
+        assert.is(conn.info().mss, mss, 'MSS after the segments with options');
+        // What goes out is cut at the handshake's MSS, not at 1 or 65000.
+        assert.is(conn.write(bytes(3 * mss, 5)), 3 * mss);
+        const data = await peer.receive(3 * mss);
+        assert.equal(data, bytes(3 * mss, 5));
+        const sizes = r.probe.log
+          .filter((rec) => rec.direction === 'out')
+          .map((rec) => expectPacket(rec.packet).tcp!)
+          .filter((t) => t.payloadLength > 0)
+          .map((t) => t.payloadLength);
+        assert.equal(sizes, [mss, mss, mss], 'segment sizes');
+      } finally {
+        r.close();
+      }
+    },
+  );
+}
+
 est.run();
 
 // ---- CLOSE-WAIT (the peer closed first) ----
