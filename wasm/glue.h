@@ -72,6 +72,8 @@ void lw_tcp_init(void);
 void lw_tcp_finish_pending(void);
 /* The pcb index saw `pcb` join the TIME_WAIT list: a close may have ended. */
 void lw_tcp_entered_time_wait(struct tcp_pcb *pcb);
+/* ... and leave it: remembered for the ISS of a connection it reopens. */
+void lw_tcp_left_time_wait(const struct tcp_pcb *pcb);
 void lw_tcp_stats(uint32_t *out);
 /* Called for every outgoing IP packet: counts TCP retransmissions. */
 void lw_tcp_note_output(const uint8_t *packet, uint32_t len);

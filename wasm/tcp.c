@@ -92,13 +92,37 @@ unsigned int lw_tcp_wnd_update_threshold(const struct tcp_pcb *pcb) {
   return t ? t : 1;
 }
 
+/* The last pcb that left TIME_WAIT. A SYN that reopens a connection from
+ * TIME_WAIT (lwIP patch 0010) frees the old pcb just before the listener
+ * makes the new one; RFC 1122 4.2.2.13 wants the new ISS above everything
+ * the old connection sent, so that none of its segments still in flight
+ * fits the new connection's window. */
+static struct {
+  ip_addr_t local, remote;
+  u16_t local_port, remote_port;
+  u32_t snd_nxt;
+  int valid;
+} last_time_wait;
+
+void lw_tcp_left_time_wait(const struct tcp_pcb *pcb) {
+  ip_addr_copy(last_time_wait.local, pcb->local_ip);
+  ip_addr_copy(last_time_wait.remote, pcb->remote_ip);
+  last_time_wait.local_port = pcb->local_port;
+  last_time_wait.remote_port = pcb->remote_port;
+  last_time_wait.snd_nxt = pcb->snd_nxt;
+  last_time_wait.valid = 1;
+}
+
 u32_t lw_tcp_isn_hook(const ip_addr_t *local_ip, u16_t local_port, const ip_addr_t *remote_ip,
                       u16_t remote_port) {
-  (void)local_ip;
-  (void)local_port;
-  (void)remote_ip;
-  (void)remote_port;
-  return lw_rand_u32();
+  u32_t isn = lw_rand_u32();
+  if (last_time_wait.valid && last_time_wait.local_port == local_port &&
+      last_time_wait.remote_port == remote_port && ip_addr_cmp(&last_time_wait.local, local_ip) &&
+      ip_addr_cmp(&last_time_wait.remote, remote_ip)) {
+    last_time_wait.valid = 0;
+    return last_time_wait.snd_nxt + 1 + (isn & 0xFFFF);
+  }
+  return isn;
 }
 
 struct tcp_pcb_listen *lw_tcp_transparent_listener(struct netif *inp, const ip_addr_t *dest,

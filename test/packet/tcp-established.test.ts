@@ -278,3 +278,90 @@ finWait(
 );
 
 finWait.run();
+
+// ---- TIME-WAIT (the app closed first, both FINs exchanged) ----
+
+const timeWait = suite('TIME-WAIT');
+
+/** Closes an established connection from the app's side first; the stack ends in TIME-WAIT. */
+async function closeToTimeWait({ r, peer, conn }: Ctx): Promise<void> {
+  conn.gracefulClose();
+  await peer.expect({ flags: 'FA', seq: peer.ack, payloadLength: 0 });
+  peer.ack += 1;
+  peer.send('FA');
+  await peer.expect({ flags: 'A', ack: peer.seq, seq: peer.ack });
+  assert.is(r.stack.stats().tcp.timeWait, 1, 'in TIME-WAIT');
+}
+
+for (const family of [V4, V6]) {
+  const name = family === V4 ? 'IPv4' : 'IPv6';
+  timeWait(
+    `a new SYN from the same port, beyond the old sequence numbers, opens a new connection at once (${name}; RFC 1122 4.2.2.13, lwIP patch 0010)`,
+    async () => {
+      const ctx = await established(family);
+      const { r, peer } = ctx;
+      try {
+        await closeToTimeWait(ctx);
+        const oldSndNxt = peer.ack;
+        // Well inside the 2 MSL: lwIP alone answered this SYN with an RST
+        // (it falls in the old window) or, further on, an ACK.
+        await r.probe.advance(1_000);
+        peer.seq = (peer.seq + 100_000) >>> 0;
+        const synAck = await peer.handshake(); // same ports: the same 4-tuple
+        await r.probe.settle();
+        const iss = synAck.tcp!.seq;
+        assert.ok(((iss - oldSndNxt) | 0) > 0, `new ISS ${iss} above the old snd_nxt ${oldSndNxt}`);
+        const s = r.stack.stats();
+        assert.is(s.tcp.timeWait, 0, 'the TIME-WAIT pcb is gone');
+        assert.is(s.tcp.established, 1, 'the new connection is established');
+        assert.is(s.connections, 1, 'and handed to the application');
+      } finally {
+        r.close();
+      }
+    },
+  );
+}
+
+timeWait('an old SYN (not beyond the old sequence numbers) leaves TIME-WAIT alone', async () => {
+  const ctx = await established();
+  const { r, peer } = ctx;
+  try {
+    await closeToTimeWait(ctx);
+    peer.send('S', { seq: peer.seq - 10, options: { mss: 1460 } });
+    const answer = await peer.expect();
+    assert.ok(answer.tcp!.flags.ack && !answer.tcp!.flags.syn, 'an ACK, no SYN-ACK');
+    await r.probe.settle();
+    assert.is(r.stack.stats().tcp.timeWait, 1, 'still in TIME-WAIT');
+    assert.is(r.stack.stats().connections, 0);
+  } finally {
+    r.close();
+  }
+});
+
+timeWait(
+  'a new SYN after the listener closed ends TIME-WAIT and is refused with an RST',
+  async () => {
+    const r = await rig();
+    try {
+      const conns: TcpConnection[] = [];
+      const listener = r.stack.listen({ port: 80 }, (c) => {
+        c.markActive();
+        conns.push(c);
+      });
+      const peer = new Peer(r.probe, V4, 40000, 80);
+      await peer.handshake();
+      await r.probe.settle();
+      await closeToTimeWait({ r, peer, conn: conns[0]!, events: [] });
+      listener.close();
+      peer.seq = (peer.seq + 100_000) >>> 0;
+      peer.send('S', { options: { mss: 1460 } });
+      await peer.expect({ flags: 'RA', ack: peer.seq });
+      await r.probe.settle();
+      assert.is(r.stack.stats().tcp.timeWait, 0);
+    } finally {
+      r.close();
+    }
+  },
+);
+
+timeWait.run();
