@@ -66,6 +66,8 @@ int lw_range_ok(const void *ptr, uint32_t len);
 void lw_enter(void);
 void lw_leave(void);
 int lw_in_timers(void);
+/* Bytes the memory limit still allows (UINT32_MAX without a limit). */
+uint32_t lw_mem_headroom(void);
 
 /* TCP (wasm/tcp.c): set-up after lwip_init, and lw_leave's deferred work. */
 void lw_tcp_init(void);

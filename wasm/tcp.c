@@ -34,6 +34,11 @@ static uint32_t cfg_wnd = 1024 * 1024;
 static uint32_t cfg_sndbuf = 1024 * 1024;
 static uint32_t conn_pcbs;      /* pcbs we count against max_connections */
 static uint32_t refused_limit;  /* connections refused by the limit */
+static uint32_t refused_memory; /* incoming connections refused for want of memory */
+/* Memory-limit headroom a new incoming connection needs: its pcb, the
+ * SYN-ACK and a segment or two. Admitting one with less only makes it
+ * starve with the rest; it is refused with RST instead. */
+#define NEW_CONNECTION_RESERVE 4096u
 static uint8_t flat[65536];     /* flattens pbuf chains for js_recv */
 static struct tcp_pcb_listen *transparent_lpcb; /* LW_LISTEN_TRANSPARENT */
 
@@ -418,8 +423,13 @@ static void attach(struct tcp_pcb *pcb, int32_t h) {
 static err_t on_passive_open(u8_t id, struct tcp_pcb_listen *lpcb, struct tcp_pcb *cpcb) {
   (void)id;
   (void)lpcb;
-  if (max_connections && conn_pcbs >= max_connections) {
-    refused_limit++;
+  int over_limit = max_connections && conn_pcbs >= max_connections;
+  if (over_limit || lw_mem_headroom() < NEW_CONNECTION_RESERVE) {
+    if (over_limit) {
+      refused_limit++;
+    } else {
+      refused_memory++;
+    }
     /* Refuse like a closed port: RST answering the SYN. */
     tcp_rst(cpcb, 0, cpcb->rcv_nxt, &cpcb->local_ip, &cpcb->remote_ip, cpcb->local_port,
             cpcb->remote_port);
@@ -450,7 +460,11 @@ static err_t on_passive_open(u8_t id, struct tcp_pcb_listen *lpcb, struct tcp_pc
 }
 
 static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err) {
-  if (err != ERR_OK || !pcb) return ERR_VAL;
+  if (err != ERR_OK || !pcb) {
+    /* lwIP had no memory for the pcb or its SYN-ACK; patch 0011 sent an RST. */
+    if (err == ERR_MEM) refused_memory++;
+    return ERR_VAL;
+  }
   int32_t lh = pcb->listener ? (int32_t)(intptr_t)pcb->listener->callback_arg : (int32_t)(intptr_t)arg;
   struct lw_entry *held = entry_of_pcb(pcb);
   if (held) {
@@ -964,4 +978,5 @@ void lw_tcp_stats(uint32_t *out) {
   for (struct tcp_pcb_listen *p = tcp_listen_pcbs.listen_pcbs; p; p = p->next)
     out[LW_STAT_PCB_LISTEN]++;
   out[LW_STAT_REFUSED_LIMIT] = refused_limit;
+  out[LW_STAT_REFUSED_MEMORY] = refused_memory;
 }
