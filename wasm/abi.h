@@ -134,6 +134,7 @@ enum lw_stat {
   LW_STAT_TCP_REXMIT,         /* TCP segments sent again (any connection of ours) */
   LW_STAT_TCP_DROPPED,        /* TCP segments dropped (checksum, no pcb, refused...) */
   LW_STAT_TCP_CHKERR,         /* TCP segments with a bad checksum */
+  LW_STAT_REFUSED_MEMORY,     /* incoming connections refused (RST) for want of memory */
   LW_STATS_WORDS
 };
 /* Memory limit for lwIP's heap in bytes (0 = none); applies from now on. */

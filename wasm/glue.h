@@ -66,12 +66,16 @@ int lw_range_ok(const void *ptr, uint32_t len);
 void lw_enter(void);
 void lw_leave(void);
 int lw_in_timers(void);
+/* Bytes the memory limit still allows (UINT32_MAX without a limit). */
+uint32_t lw_mem_headroom(void);
 
 /* TCP (wasm/tcp.c): set-up after lwip_init, and lw_leave's deferred work. */
 void lw_tcp_init(void);
 void lw_tcp_finish_pending(void);
 /* The pcb index saw `pcb` join the TIME_WAIT list: a close may have ended. */
 void lw_tcp_entered_time_wait(struct tcp_pcb *pcb);
+/* ... and leave it: remembered for the ISS of a connection it reopens. */
+void lw_tcp_left_time_wait(const struct tcp_pcb *pcb);
 void lw_tcp_stats(uint32_t *out);
 /* Called for every outgoing IP packet: counts TCP retransmissions. */
 void lw_tcp_note_output(const uint8_t *packet, uint32_t len);

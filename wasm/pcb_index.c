@@ -132,6 +132,7 @@ void lw_pcb_rmv(struct tcp_pcb **list, struct tcp_pcb *pcb) {
   pcb->port_pprev = NULL;
   struct table *t = table_of(list);
   if (t) erase(t, pcb);
+  if (list == &tcp_tw_pcbs) lw_tcp_left_time_wait(pcb);
 }
 
 struct tcp_pcb *lw_pcb_lookup(struct tcp_pcb **list, const ip_addr_t *remote, u16_t rport,

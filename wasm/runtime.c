@@ -73,6 +73,11 @@ void *lw_mem_calloc(size_t count, size_t size) {
   return p;
 }
 
+uint32_t lw_mem_headroom(void) {
+  if (!mem_limit) return UINT32_MAX;
+  return mem_used < mem_limit ? mem_limit - mem_used : 0;
+}
+
 void lw_mem_free(void *ptr) {
   if (!ptr) return;
   uint8_t *p = (uint8_t *)ptr - HDR;

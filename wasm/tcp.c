@@ -34,6 +34,11 @@ static uint32_t cfg_wnd = 1024 * 1024;
 static uint32_t cfg_sndbuf = 1024 * 1024;
 static uint32_t conn_pcbs;      /* pcbs we count against max_connections */
 static uint32_t refused_limit;  /* connections refused by the limit */
+static uint32_t refused_memory; /* incoming connections refused for want of memory */
+/* Memory-limit headroom a new incoming connection needs: its pcb, the
+ * SYN-ACK and a segment or two. Admitting one with less only makes it
+ * starve with the rest; it is refused with RST instead. */
+#define NEW_CONNECTION_RESERVE 4096u
 static uint8_t flat[65536];     /* flattens pbuf chains for js_recv */
 static struct tcp_pcb_listen *transparent_lpcb; /* LW_LISTEN_TRANSPARENT */
 
@@ -92,13 +97,37 @@ unsigned int lw_tcp_wnd_update_threshold(const struct tcp_pcb *pcb) {
   return t ? t : 1;
 }
 
+/* The last pcb that left TIME_WAIT. A SYN that reopens a connection from
+ * TIME_WAIT (lwIP patch 0010) frees the old pcb just before the listener
+ * makes the new one; RFC 1122 4.2.2.13 wants the new ISS above everything
+ * the old connection sent, so that none of its segments still in flight
+ * fits the new connection's window. */
+static struct {
+  ip_addr_t local, remote;
+  u16_t local_port, remote_port;
+  u32_t snd_nxt;
+  int valid;
+} last_time_wait;
+
+void lw_tcp_left_time_wait(const struct tcp_pcb *pcb) {
+  ip_addr_copy(last_time_wait.local, pcb->local_ip);
+  ip_addr_copy(last_time_wait.remote, pcb->remote_ip);
+  last_time_wait.local_port = pcb->local_port;
+  last_time_wait.remote_port = pcb->remote_port;
+  last_time_wait.snd_nxt = pcb->snd_nxt;
+  last_time_wait.valid = 1;
+}
+
 u32_t lw_tcp_isn_hook(const ip_addr_t *local_ip, u16_t local_port, const ip_addr_t *remote_ip,
                       u16_t remote_port) {
-  (void)local_ip;
-  (void)local_port;
-  (void)remote_ip;
-  (void)remote_port;
-  return lw_rand_u32();
+  u32_t isn = lw_rand_u32();
+  if (last_time_wait.valid && last_time_wait.local_port == local_port &&
+      last_time_wait.remote_port == remote_port && ip_addr_cmp(&last_time_wait.local, local_ip) &&
+      ip_addr_cmp(&last_time_wait.remote, remote_ip)) {
+    last_time_wait.valid = 0;
+    return last_time_wait.snd_nxt + 1 + (isn & 0xFFFF);
+  }
+  return isn;
 }
 
 struct tcp_pcb_listen *lw_tcp_transparent_listener(struct netif *inp, const ip_addr_t *dest,
@@ -394,8 +423,13 @@ static void attach(struct tcp_pcb *pcb, int32_t h) {
 static err_t on_passive_open(u8_t id, struct tcp_pcb_listen *lpcb, struct tcp_pcb *cpcb) {
   (void)id;
   (void)lpcb;
-  if (max_connections && conn_pcbs >= max_connections) {
-    refused_limit++;
+  int over_limit = max_connections && conn_pcbs >= max_connections;
+  if (over_limit || lw_mem_headroom() < NEW_CONNECTION_RESERVE) {
+    if (over_limit) {
+      refused_limit++;
+    } else {
+      refused_memory++;
+    }
     /* Refuse like a closed port: RST answering the SYN. */
     tcp_rst(cpcb, 0, cpcb->rcv_nxt, &cpcb->local_ip, &cpcb->remote_ip, cpcb->local_port,
             cpcb->remote_port);
@@ -426,7 +460,11 @@ static err_t on_passive_open(u8_t id, struct tcp_pcb_listen *lpcb, struct tcp_pc
 }
 
 static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err) {
-  if (err != ERR_OK || !pcb) return ERR_VAL;
+  if (err != ERR_OK || !pcb) {
+    /* lwIP had no memory for the pcb or its SYN-ACK; patch 0011 sent an RST. */
+    if (err == ERR_MEM) refused_memory++;
+    return ERR_VAL;
+  }
   int32_t lh = pcb->listener ? (int32_t)(intptr_t)pcb->listener->callback_arg : (int32_t)(intptr_t)arg;
   struct lw_entry *held = entry_of_pcb(pcb);
   if (held) {
@@ -940,4 +978,5 @@ void lw_tcp_stats(uint32_t *out) {
   for (struct tcp_pcb_listen *p = tcp_listen_pcbs.listen_pcbs; p; p = p->next)
     out[LW_STAT_PCB_LISTEN]++;
   out[LW_STAT_REFUSED_LIMIT] = refused_limit;
+  out[LW_STAT_REFUSED_MEMORY] = refused_memory;
 }

@@ -68,6 +68,13 @@ export interface StackStats {
   connections: number;
   /** Connections refused by maxConnections. */
   refusedByLimit: number;
+  /**
+   * Incoming connections refused with RST because memory ran short: the
+   * memory limit left less than a new connection's reserve (4 KiB), or lwIP
+   * could not allocate its pcb or SYN-ACK. (With less memory left than an
+   * RST takes, the SYN goes unanswered and is only counted here.)
+   */
+  refusedForMemory: number;
   heap: {
     /** Bytes lwIP holds right now. */
     lwipBytes: number;
@@ -420,6 +427,7 @@ export class StackCore extends Emitter<CoreEvents> implements StackHost, LwSink,
       handles: at(LwStat.HANDLES),
       connections: at(LwStat.CONNECTIONS),
       refusedByLimit: at(LwStat.REFUSED_LIMIT),
+      refusedForMemory: at(LwStat.REFUSED_MEMORY),
       heap: {
         lwipBytes: at(LwStat.HEAP_BYTES),
         lwipPeak: at(LwStat.HEAP_PEAK),

@@ -130,7 +130,8 @@ export const LwStat = {
   TCP_REXMIT: 17,
   TCP_DROPPED: 18,
   TCP_CHKERR: 19,
-  WORDS: 20,
+  REFUSED_MEMORY: 20,
+  WORDS: 21,
 } as const;
 
 /** Word offsets of lw_tcp_info output. */

@@ -420,19 +420,18 @@ function deliverable(v6: boolean, src: Uint8Array, dst: Uint8Array, seg: Uint8Ar
 }
 
 /**
- * Options for segments that reach a live connection: well-formed, and never
- * an MSS. lwIP's tcp_parseopt() applies the MSS option of ANY segment that
- * reaches a pcb, even one outside the window, without the MTU clamp it uses
- * for SYNs: a forged segment that knows only the 4-tuple can set a live
- * connection's MSS to 1 or to 65475 (segments larger than the path, or larger
- * than the congestion window with nothing in flight: the transfer stalls for
- * good). An lwIP bug this test found; not what this test is about.
+ * Options for segments that reach a live connection: well-formed, MSS among
+ * them. lwIP's tcp_parseopt() used to apply the MSS option of ANY segment
+ * that reached a pcb, without the MTU clamp it uses for SYNs, so a forged
+ * segment that knew the 4-tuple could set a live connection's MSS to 1 or
+ * to 65475 and stall the transfer for good; this test found it, lwIP patch
+ * 0009 fixed it, and the MSS options here keep it fixed.
  */
 function liveOptions(): Uint8Array {
   const out: number[] = [];
   const n = int(4);
   for (let i = 0; i < n && out.length < 28; i++) {
-    switch (int(6)) {
+    switch (int(7)) {
       case 0:
         out.push(3, 3, int(20));
         break;
@@ -448,6 +447,9 @@ function liveOptions(): Uint8Array {
       case 4:
         out.push(1);
         break;
+      case 5:
+        out.push(2, 4, int(256), int(256));
+        break; // MSS, ignored without SYN
       default:
         out.push(pick([6, 7, 9, 30, 254]), 4, int(256), int(256));
         break;

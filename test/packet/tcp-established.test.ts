@@ -152,6 +152,40 @@ est('a RST outside the window is ignored', async () => {
   }
 });
 
+for (const [family, mss] of [
+  [V4, 1460],
+  [V6, 1440],
+] as const) {
+  est(
+    `an MSS option on a segment without SYN changes nothing (${family === V4 ? 'IPv4' : 'IPv6'}; lwIP patch 0009)`,
+    async () => {
+      const { r, peer, conn } = await established(family);
+      try {
+        assert.is(conn.info().mss, mss, 'MSS from the handshake');
+        // In the window and acceptable, with an MSS option: before the patch
+        // lwIP took it (MSS 1: one byte per segment).
+        peer.send('PA', { payload: 'x', options: { mss: 1 } });
+        await peer.expect({ flags: 'A', ack: peer.seq, payloadLength: 0 });
+        peer.send('A', { options: { mss: 65000 } });
+        await r.probe.settle();
+        assert.is(conn.info().mss, mss, 'MSS after the segments with options');
+        // What goes out is cut at the handshake's MSS, not at 1 or 65000.
+        assert.is(conn.write(bytes(3 * mss, 5)), 3 * mss);
+        const data = await peer.receive(3 * mss);
+        assert.equal(data, bytes(3 * mss, 5));
+        const sizes = r.probe.log
+          .filter((rec) => rec.direction === 'out')
+          .map((rec) => expectPacket(rec.packet).tcp!)
+          .filter((t) => t.payloadLength > 0)
+          .map((t) => t.payloadLength);
+        assert.equal(sizes, [mss, mss, mss], 'segment sizes');
+      } finally {
+        r.close();
+      }
+    },
+  );
+}
+
 est.run();
 
 // ---- CLOSE-WAIT (the peer closed first) ----
@@ -244,3 +278,90 @@ finWait(
 );
 
 finWait.run();
+
+// ---- TIME-WAIT (the app closed first, both FINs exchanged) ----
+
+const timeWait = suite('TIME-WAIT');
+
+/** Closes an established connection from the app's side first; the stack ends in TIME-WAIT. */
+async function closeToTimeWait({ r, peer, conn }: Ctx): Promise<void> {
+  conn.gracefulClose();
+  await peer.expect({ flags: 'FA', seq: peer.ack, payloadLength: 0 });
+  peer.ack += 1;
+  peer.send('FA');
+  await peer.expect({ flags: 'A', ack: peer.seq, seq: peer.ack });
+  assert.is(r.stack.stats().tcp.timeWait, 1, 'in TIME-WAIT');
+}
+
+for (const family of [V4, V6]) {
+  const name = family === V4 ? 'IPv4' : 'IPv6';
+  timeWait(
+    `a new SYN from the same port, beyond the old sequence numbers, opens a new connection at once (${name}; RFC 1122 4.2.2.13, lwIP patch 0010)`,
+    async () => {
+      const ctx = await established(family);
+      const { r, peer } = ctx;
+      try {
+        await closeToTimeWait(ctx);
+        const oldSndNxt = peer.ack;
+        // Well inside the 2 MSL: lwIP alone answered this SYN with an RST
+        // (it falls in the old window) or, further on, an ACK.
+        await r.probe.advance(1_000);
+        peer.seq = (peer.seq + 100_000) >>> 0;
+        const synAck = await peer.handshake(); // same ports: the same 4-tuple
+        await r.probe.settle();
+        const iss = synAck.tcp!.seq;
+        assert.ok(((iss - oldSndNxt) | 0) > 0, `new ISS ${iss} above the old snd_nxt ${oldSndNxt}`);
+        const s = r.stack.stats();
+        assert.is(s.tcp.timeWait, 0, 'the TIME-WAIT pcb is gone');
+        assert.is(s.tcp.established, 1, 'the new connection is established');
+        assert.is(s.connections, 1, 'and handed to the application');
+      } finally {
+        r.close();
+      }
+    },
+  );
+}
+
+timeWait('an old SYN (not beyond the old sequence numbers) leaves TIME-WAIT alone', async () => {
+  const ctx = await established();
+  const { r, peer } = ctx;
+  try {
+    await closeToTimeWait(ctx);
+    peer.send('S', { seq: peer.seq - 10, options: { mss: 1460 } });
+    const answer = await peer.expect();
+    assert.ok(answer.tcp!.flags.ack && !answer.tcp!.flags.syn, 'an ACK, no SYN-ACK');
+    await r.probe.settle();
+    assert.is(r.stack.stats().tcp.timeWait, 1, 'still in TIME-WAIT');
+    assert.is(r.stack.stats().connections, 0);
+  } finally {
+    r.close();
+  }
+});
+
+timeWait(
+  'a new SYN after the listener closed ends TIME-WAIT and is refused with an RST',
+  async () => {
+    const r = await rig();
+    try {
+      const conns: TcpConnection[] = [];
+      const listener = r.stack.listen({ port: 80 }, (c) => {
+        c.markActive();
+        conns.push(c);
+      });
+      const peer = new Peer(r.probe, V4, 40000, 80);
+      await peer.handshake();
+      await r.probe.settle();
+      await closeToTimeWait({ r, peer, conn: conns[0]!, events: [] });
+      listener.close();
+      peer.seq = (peer.seq + 100_000) >>> 0;
+      peer.send('S', { options: { mss: 1460 } });
+      await peer.expect({ flags: 'RA', ack: peer.seq });
+      await r.probe.settle();
+      assert.is(r.stack.stats().tcp.timeWait, 0);
+    } finally {
+      r.close();
+    }
+  },
+);
+
+timeWait.run();
