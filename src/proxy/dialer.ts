@@ -21,6 +21,35 @@ import type { Socket } from 'node:net';
 type NetModule = typeof import('node:net');
 let netModule: NetModule | Promise<NetModule> | undefined;
 
+/**
+ * Where the reads of a socket opened with `borrowReads` go. Such a socket
+ * reads into one buffer shared by every such socket (node:net's `onread`),
+ * so a read allocates nothing; it emits no 'data' events (its 'end',
+ * 'close' and errors are as usual). Instead `sink` gets each chunk, a view
+ * valid only during the call: copy what you keep. Until a sink is set,
+ * chunks are copied into `early` and the socket is paused.
+ */
+export interface BorrowedReads {
+  sink: ((chunk: Uint8Array) => void) | undefined;
+  readonly early: Uint8Array[];
+}
+
+const BORROWED = Symbol('lwip-wasm.borrowedReads');
+
+/** The BorrowedReads of a socket opened with `borrowReads`, or undefined. */
+export function borrowedReads(socket: Socket): BorrowedReads | undefined {
+  return (socket as Socket & { [BORROWED]?: BorrowedReads })[BORROWED];
+}
+
+/** 64 KiB, what node:net reads at a time anyway; shared, since every read is consumed at once. */
+let sharedReadBuffer: Uint8Array | undefined;
+
+/** Options of connectSocket. */
+export interface ConnectSocketOptions {
+  /** Read into a shared buffer, without 'data' events (see BorrowedReads). Default false. */
+  borrowReads?: boolean;
+}
+
 /** Where to dial: an IP address (text) and a port. */
 export interface DialTarget {
   host: string;
@@ -83,16 +112,44 @@ export function errorCode(error: unknown): string {
  * client segmented). On abort the socket is destroyed and the promise
  * rejects with the signal's reason.
  */
-export function connectSocket(target: DialTarget, signal: AbortSignal): Promise<Socket> {
+export function connectSocket(
+  target: DialTarget,
+  signal: AbortSignal,
+  options: ConnectSocketOptions = {},
+): Promise<Socket> {
   const loaded = (netModule ??= import('node:net').then((m) => (netModule = m)));
-  if (loaded instanceof Promise) return loaded.then(() => connectSocket(target, signal));
+  if (loaded instanceof Promise) return loaded.then(() => connectSocket(target, signal, options));
   const { connect } = loaded;
   return new Promise((resolve, reject) => {
     if (signal.aborted) {
       reject(signal.reason);
       return;
     }
-    const socket = connect({ host: target.host, port: target.port, allowHalfOpen: true });
+    let reads: BorrowedReads | undefined;
+    const socket = connect({
+      host: target.host,
+      port: target.port,
+      allowHalfOpen: true,
+      ...(options.borrowReads
+        ? {
+            onread: {
+              buffer: () => (sharedReadBuffer ??= new Uint8Array(64 << 10)),
+              callback: (n: number, buffer: Uint8Array) => {
+                if (reads!.sink) {
+                  reads!.sink(buffer.subarray(0, n));
+                  return true;
+                }
+                reads!.early.push(buffer.slice(0, n));
+                return false; // pauses the socket until a sink is set and it is resumed
+              },
+            },
+          }
+        : {}),
+    });
+    if (options.borrowReads) {
+      reads = { sink: undefined, early: [] };
+      (socket as Socket & { [BORROWED]?: BorrowedReads })[BORROWED] = reads;
+    }
     const onAbort = () => {
       socket.destroy();
       reject(signal.reason);
@@ -116,6 +173,7 @@ export function connectSocket(target: DialTarget, signal: AbortSignal): Promise<
 export function directDialer(): Dialer {
   return {
     description: 'direct',
-    dial: (target, signal) => connectSocket(target, signal),
+    // Borrowed reads: the relay copies each chunk into the stack at once.
+    dial: (target, signal) => connectSocket(target, signal, { borrowReads: true }),
   };
 }

@@ -22,6 +22,7 @@ import type { Socket } from 'node:net';
 import type { TcpConnection } from '../tcp/connection.js';
 import type { TcpEndpoint } from '../tcp/endpoint.js';
 import { Emitter } from '../util/emitter.js';
+import { borrowedReads } from './dialer.js';
 
 /** 'up' is client -> upstream, 'down' is upstream -> client. */
 export type RelayDirection = 'up' | 'down';
@@ -132,7 +133,12 @@ export class Relay extends Emitter<RelayEvents> {
     });
     connection.setNoDelay(true);
 
-    socket.on('data', (chunk: Buffer) => this.#down(chunk));
+    const reads = borrowedReads(socket);
+    if (reads) {
+      // The socket reads into a shared buffer: each chunk is valid during the call only.
+      for (const chunk of reads.early.splice(0)) this.#down(chunk, false);
+      reads.sink = (chunk) => this.#down(chunk, true);
+    } else socket.on('data', (chunk: Buffer) => this.#down(chunk, false));
     socket.on('end', () => {
       this.#upstreamEnded = true;
       this.#flushDown();
@@ -235,7 +241,8 @@ export class Relay extends Emitter<RelayEvents> {
     // The socket's 'close' also needs the upstream's FIN; nothing else to do here.
   }
 
-  #down(chunk: Buffer): void {
+  /** `borrowed`: the chunk is only valid during this call. */
+  #down(chunk: Uint8Array, borrowed: boolean): void {
     this.#touch();
     if (this.#conn.writeEnded || !this.#conn.alive) return; // after end(): discarded
     if (this.#pendingDown) {
@@ -248,6 +255,10 @@ export class Relay extends Emitter<RelayEvents> {
     }
     this.#pendingDown = chunk;
     this.#flushDown();
+    // What the connection did not take yet must outlive the borrowed chunk.
+    if (borrowed && this.#pendingDown === chunk) this.#pendingDown = chunk.slice();
+    else if (borrowed && this.#pendingDown?.buffer === chunk.buffer)
+      this.#pendingDown = this.#pendingDown.slice();
   }
 
   #flushDown(): void {

@@ -8,8 +8,9 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { DialError, directDialer, synAnswerFor, type RejectedFlow } from '../../src/proxy/index.js';
+import { borrowedReads } from '../../src/proxy/dialer.js';
 import { GATEWAY4, cleanup, closedPort, proxyNet, track, within } from './helpers.js';
 
 const test = suite('proxy dialer');
@@ -35,6 +36,40 @@ test('answers: DialError says it itself; unreachable, timeouts and unknown error
   for (const code of ['ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EACCES', undefined])
     assert.is(synAnswerFor(Object.assign(new Error('x'), { code })), 'drop', String(code));
   assert.is(synAnswerFor(Object.assign(new Error('x'), { code: 'ECONNRESET' })), 'refuse');
+});
+
+test('the direct dialer borrows reads: early bytes are kept, then chunks go to the sink, no data events', async () => {
+  const server = createServer((s) => {
+    s.write('hello '); // before the sink is set
+    setTimeout(() => s.end('world'), 50);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  try {
+    const socket = await directDialer().dial({ host: '127.0.0.1', port }, signal());
+    const reads = borrowedReads(socket);
+    assert.ok(reads, 'a borrowed-reads socket');
+    let dataEvents = 0;
+    socket.on('data', () => dataEvents++);
+    const until = Date.now() + 2000;
+    while (reads!.early.length === 0 && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 5));
+    const got: string[] = reads!.early.splice(0).map((c) => Buffer.from(c).toString());
+    let shared: ArrayBufferLike | undefined;
+    reads!.sink = (chunk) => {
+      shared ??= chunk.buffer;
+      assert.is(chunk.buffer, shared, 'every chunk is a view of the same buffer');
+      got.push(Buffer.from(chunk).toString());
+    };
+    const ended = new Promise((r) => socket.once('end', r));
+    socket.resume();
+    await within(2000, ended, "the socket's end");
+    socket.destroy();
+    assert.is(got.join(''), 'hello world');
+    assert.is(dataEvents, 0);
+  } finally {
+    server.close();
+  }
 });
 
 test('an aborted dial rejects with the reason and leaves no socket', async () => {
