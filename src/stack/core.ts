@@ -10,6 +10,7 @@
  * never run while a WASM frame is on the stack.
  */
 import { Emitter, rethrowLater } from '../util/emitter.js';
+import { microtask } from '../util/yield.js';
 import {
   LwEvent,
   LwReason,
@@ -130,6 +131,9 @@ export class StackCore extends Emitter<CoreEvents> implements StackHost, LwSink,
   #scheduled = false;
   #release: (() => void) | undefined;
   #rng: number;
+  /** Inside call(): lwIP's clock reading of this call, once read (-1: not yet). */
+  #inCall = false;
+  #callNow = -1;
 
   protected constructor(options: StackOptions) {
     super();
@@ -196,7 +200,11 @@ export class StackCore extends Emitter<CoreEvents> implements StackHost, LwSink,
 
   /** @internal */
   now(): number {
-    return Math.floor(this.clock.now());
+    // Time does not move within one call into lwIP (a few microseconds);
+    // lwIP asks often (timeouts, sleeptime), the clock is read once.
+    if (!this.#inCall) return Math.floor(this.clock.now());
+    if (this.#callNow < 0) this.#callNow = Math.floor(this.clock.now());
+    return this.#callNow;
   }
 
   // ---- StackHost ----
@@ -214,9 +222,12 @@ export class StackCore extends Emitter<CoreEvents> implements StackHost, LwSink,
       );
     }
     let result: T;
+    this.#inCall = true;
+    this.#callNow = -1;
     try {
       result = fn(runtime.exports, runtime);
     } catch (error) {
+      this.#inCall = false;
       if (error instanceof WebAssembly.RuntimeError) {
         this.#fail(operation, error);
         throw StackError.invalidState(
@@ -228,7 +239,30 @@ export class StackCore extends Emitter<CoreEvents> implements StackHost, LwSink,
       throw error;
     }
     this.#afterCall(runtime);
+    this.#inCall = false;
     return result;
+  }
+
+  /**
+   * @internal Like call(), for an export that only reads (lw_tcp_info,
+   * lw_stats): no timer or event bookkeeping afterwards.
+   */
+  query<T>(operation: string, fn: (exports: LwipExports, runtime: LwipRuntime) => T): T {
+    const runtime = this.#runtime;
+    if (this.#state !== 'open' || !runtime) return this.call(operation, fn);
+    try {
+      return fn(runtime.exports, runtime);
+    } catch (error) {
+      if (error instanceof WebAssembly.RuntimeError) {
+        this.#fail(operation, error);
+        throw StackError.invalidState(
+          'ERR_STACK_FAILED',
+          operation,
+          `the stack failed: ${error.message}`,
+        );
+      }
+      throw error;
+    }
   }
 
   /** @internal */
@@ -271,11 +305,11 @@ export class StackCore extends Emitter<CoreEvents> implements StackHost, LwSink,
   #afterCall(runtime: LwipRuntime): void {
     const next = runtime.exports.lw_timers_next();
     if (next < 0) this.clock.cancel(this);
-    else this.clock.schedule(this, Math.floor(this.clock.now()) + next);
+    else this.clock.schedule(this, this.now() + next);
     if ((this.#queue.length > 0 || this.#outputs.length > 0) && !this.#scheduled) {
       this.#scheduled = true;
       this.#release = this.clock.hold();
-      queueMicrotask(() => this.#dispatch());
+      microtask(() => this.#dispatch());
     }
   }
 
@@ -347,7 +381,7 @@ export class StackCore extends Emitter<CoreEvents> implements StackHost, LwSink,
     if (!this.#scheduled && this.#queue.length > 0) {
       this.#scheduled = true;
       this.#release = this.clock.hold();
-      queueMicrotask(() => this.#dispatch());
+      microtask(() => this.#dispatch());
     }
   }
 

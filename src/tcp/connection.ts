@@ -444,7 +444,7 @@ export class TcpConnection extends Emitter<TcpConnectionEvents> implements Handl
 
   #readInfo(): Uint32Array | undefined {
     if (!this.#host.isOpen) return undefined;
-    return this.#host.call('info', (x, rt) =>
+    return this.#host.query('info', (x, rt) =>
       rt.readWords(LwInfo.WORDS, (p) => x.lw_tcp_info(this.#handle, p)),
     );
   }

@@ -12,9 +12,13 @@ export class Emitter<E extends EventMap> {
 
   /** Adds a listener; returns this for chaining. */
   on<K extends keyof E>(event: K, listener: Listener<E[K]>): this {
+    // Lists are never changed in place (copy on write), so emit() can walk
+    // the list it found without copying it first.
     const list = this.#listeners.get(event);
-    if (list) list.push(listener as Listener<never>);
-    else this.#listeners.set(event, [listener as Listener<never>]);
+    this.#listeners.set(
+      event,
+      list ? [...list, listener as Listener<never>] : [listener as Listener<never>],
+    );
     return this;
   }
 
@@ -32,16 +36,19 @@ export class Emitter<E extends EventMap> {
     const list = this.#listeners.get(event);
     if (!list) return this;
     const i = list.indexOf(listener as Listener<never>);
-    if (i >= 0) list.splice(i, 1);
+    if (i < 0) return this;
+    if (list.length === 1) this.#listeners.delete(event);
+    else this.#listeners.set(event, [...list.slice(0, i), ...list.slice(i + 1)]);
     return this;
   }
 
   protected emit<K extends keyof E>(event: K, ...args: E[K]): void {
     const list = this.#listeners.get(event);
-    if (!list || list.length === 0) return;
-    for (const listener of list.slice()) {
+    if (!list) return;
+    // A listener added or removed meanwhile replaces the list: this one is a snapshot.
+    for (let i = 0; i < list.length; i++) {
       try {
-        (listener as Listener<E[K]>)(...args);
+        (list[i] as Listener<E[K]>)(...args);
       } catch (error) {
         rethrowLater(error);
       }
