@@ -28,6 +28,7 @@ function schedule(fn: () => void): void {
   });
 }
 import { StackError } from './errors.js';
+import { rethrowLater } from '../util/emitter.js';
 import type { NetInterface } from './interface.js';
 
 export interface LinkOptions {
@@ -97,8 +98,8 @@ class Direction {
     try {
       this.to.inputMany(batch);
     } catch (error) {
-      if (!(error instanceof StackError)) throw error;
       // The receiving stack closed or failed meanwhile: the packets are lost, as on a cut wire.
+      if (!(error instanceof StackError)) rethrowLater(error);
     }
     // inputMany copied them into the receiving stack: the sender may reuse their memory.
     this.from.releaseOutput(batch);

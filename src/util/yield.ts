@@ -21,19 +21,11 @@ export const nextTurn: (fn: () => void) => void = (() => {
 /**
  * Runs `fn` on a microtask. Cheaper than queueMicrotask under Node, which
  * wraps every callback in an AsyncResource; the order is the same (one
- * microtask queue). A throw from `fn` is rethrown as an uncaught exception,
- * as queueMicrotask would.
+ * microtask queue). `fn` must not throw (it would surface as an unhandled
+ * rejection): catch inside and report with rethrowLater.
  */
 export function microtask(fn: () => void): void {
-  void resolved.then(() => {
-    try {
-      fn();
-    } catch (error) {
-      queueMicrotask(() => {
-        throw error;
-      });
-    }
-  });
+  void resolved.then(fn);
 }
 const resolved = Promise.resolve();
 
