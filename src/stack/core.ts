@@ -196,8 +196,22 @@ export class StackCore extends Emitter<CoreEvents> implements StackHost, LwSink,
   }
 
   /** @internal */
-  recv(handle: number, bytes: Uint8Array): void {
-    this.#queue.push(handle, 0, 0, 0, bytes);
+  recv(handle: number, ptr: number, len: number): void {
+    const runtime = this.#runtime;
+    if (!runtime) return;
+    // Segments of one connection that arrive in one call become one chunk
+    // when nothing else was queued in between (fewer, larger 'readable's).
+    const q = this.#queue;
+    const last = q.length - 1;
+    if (last >= 0 && q.nums[last * 5] === handle) {
+      const prev = q.data[last];
+      const merged = prev && runtime.append(prev, ptr, len);
+      if (merged) {
+        q.data[last] = merged;
+        return;
+      }
+    }
+    q.push(handle, 0, 0, 0, runtime.copyOut(ptr, len));
   }
 
   /** @internal */

@@ -373,8 +373,10 @@ export class TcpConnection extends Emitter<TcpConnectionEvents> implements Handl
         break;
       }
       case LwEvent.FIN:
-        if (this.#held) {
-          this.#held.push('eof');
+        // A FIN queued in the same batch as a pause (or behind held chunks)
+        // waits for the resume like the data before it.
+        if (this.#held || !this.#recvEnabled) {
+          (this.#held ??= []).push('eof');
           return;
         }
         if (this.#readEOF) return;
