@@ -10,6 +10,7 @@
  * never run while a WASM frame is on the stack.
  */
 import { Emitter, rethrowLater } from '../util/emitter.js';
+import { microtask } from '../util/yield.js';
 import {
   LwEvent,
   LwReason,
@@ -90,18 +91,40 @@ export interface StackStats {
 }
 
 /**
- * One event or chunk from the WASM side, queued until the call returns.
- * `last` marks the terminations the stack itself queues when it closes or
- * fails: after that only they are delivered.
+ * Events and chunks from the WASM side, queued until the call returns: five
+ * numbers per entry (handle, kind, a, b, last) in one array and the chunk of
+ * a recv at the same index in another, so queueing allocates no object per
+ * event. `last` marks the terminations the stack itself queues when it
+ * closes or fails: after that only they are delivered.
  */
-type Record_ = {
-  h: number;
-  k: number;
-  a: number;
-  b: number;
-  d: Uint8Array | undefined;
-  last?: true;
-};
+class EventQueue {
+  readonly nums: number[] = [];
+  readonly data: (Uint8Array | undefined)[] = [];
+  /** Entries in use; the arrays only grow (truncating them would free their storage). */
+  length = 0;
+
+  push(h: number, k: number, a: number, b: number, d: Uint8Array | undefined, last = 0): void {
+    const i = this.length++;
+    const n = i * 5;
+    const nums = this.nums;
+    if (n < nums.length) {
+      nums[n] = h;
+      nums[n + 1] = k;
+      nums[n + 2] = a;
+      nums[n + 3] = b;
+      nums[n + 4] = last;
+      this.data[i] = d;
+    } else {
+      nums.push(h, k, a, b, last);
+      this.data.push(d);
+    }
+  }
+
+  clear(): void {
+    for (let i = 0; i < this.length; i++) this.data[i] = undefined;
+    this.length = 0;
+  }
+}
 
 interface CoreEvents extends Record<string, unknown[]> {
   /** The WASM instance trapped; every connection terminated with Destroyed. */
@@ -132,11 +155,17 @@ export class StackCore extends Emitter<CoreEvents> implements StackHost, LwSink,
   #fatalMessage = '';
   readonly #owners = new Map<number, HandleOwner>();
   readonly #interfaces = new Map<number, NetInterface>();
-  #queue: Record_[] = [];
+  #queue = new EventQueue();
+  /** The other queue: filled while one is dispatched (they swap). */
+  #spare = new EventQueue();
+  readonly #dispatchFn = () => this.#dispatch();
   #outputs: NetInterface[] = [];
   #scheduled = false;
   #release: (() => void) | undefined;
   #rng: number;
+  /** Inside call(): lwIP's clock reading of this call, once read (-1: not yet). */
+  #inCall = false;
+  #callNow = -1;
 
   protected constructor(options: StackOptions) {
     super();
@@ -170,12 +199,26 @@ export class StackCore extends Emitter<CoreEvents> implements StackHost, LwSink,
 
   /** @internal */
   event(kind: number, handle: number, a: number, b: number): void {
-    this.#queue.push({ h: handle, k: kind, a, b, d: undefined });
+    this.#queue.push(handle, kind, a, b, undefined);
   }
 
   /** @internal */
-  recv(handle: number, bytes: Uint8Array): void {
-    this.#queue.push({ h: handle, k: 0, a: 0, b: 0, d: bytes });
+  recv(handle: number, ptr: number, len: number): void {
+    const runtime = this.#runtime;
+    if (!runtime) return;
+    // Segments of one connection that arrive in one call become one chunk
+    // when nothing else was queued in between (fewer, larger 'readable's).
+    const q = this.#queue;
+    const last = q.length - 1;
+    if (last >= 0 && q.nums[last * 5] === handle) {
+      const prev = q.data[last];
+      const merged = prev && runtime.append(prev, ptr, len);
+      if (merged) {
+        q.data[last] = merged;
+        return;
+      }
+    }
+    q.push(handle, 0, 0, 0, runtime.copyOut(ptr, len));
   }
 
   /** @internal */
@@ -203,7 +246,11 @@ export class StackCore extends Emitter<CoreEvents> implements StackHost, LwSink,
 
   /** @internal */
   now(): number {
-    return Math.floor(this.clock.now());
+    // Time does not move within one call into lwIP (a few microseconds);
+    // lwIP asks often (timeouts, sleeptime), the clock is read once.
+    if (!this.#inCall) return Math.floor(this.clock.now());
+    if (this.#callNow < 0) this.#callNow = Math.floor(this.clock.now());
+    return this.#callNow;
   }
 
   // ---- StackHost ----
@@ -221,9 +268,12 @@ export class StackCore extends Emitter<CoreEvents> implements StackHost, LwSink,
       );
     }
     let result: T;
+    this.#inCall = true;
+    this.#callNow = -1;
     try {
       result = fn(runtime.exports, runtime);
     } catch (error) {
+      this.#inCall = false;
       if (error instanceof WebAssembly.RuntimeError) {
         this.#fail(operation, error);
         throw StackError.invalidState(
@@ -235,7 +285,30 @@ export class StackCore extends Emitter<CoreEvents> implements StackHost, LwSink,
       throw error;
     }
     this.#afterCall(runtime);
+    this.#inCall = false;
     return result;
+  }
+
+  /**
+   * @internal Like call(), for an export that only reads (lw_tcp_info,
+   * lw_stats): no timer or event bookkeeping afterwards.
+   */
+  query<T>(operation: string, fn: (exports: LwipExports, runtime: LwipRuntime) => T): T {
+    const runtime = this.#runtime;
+    if (this.#state !== 'open' || !runtime) return this.call(operation, fn);
+    try {
+      return fn(runtime.exports, runtime);
+    } catch (error) {
+      if (error instanceof WebAssembly.RuntimeError) {
+        this.#fail(operation, error);
+        throw StackError.invalidState(
+          'ERR_STACK_FAILED',
+          operation,
+          `the stack failed: ${error.message}`,
+        );
+      }
+      throw error;
+    }
   }
 
   /** @internal */
@@ -278,11 +351,11 @@ export class StackCore extends Emitter<CoreEvents> implements StackHost, LwSink,
   #afterCall(runtime: LwipRuntime): void {
     const next = runtime.exports.lw_timers_next();
     if (next < 0) this.clock.cancel(this);
-    else this.clock.schedule(this, Math.floor(this.clock.now()) + next);
+    else this.clock.schedule(this, this.now() + next);
     if ((this.#queue.length > 0 || this.#outputs.length > 0) && !this.#scheduled) {
       this.#scheduled = true;
       this.#release = this.clock.hold();
-      queueMicrotask(() => this.#dispatch());
+      microtask(this.#dispatchFn);
     }
   }
 
@@ -294,21 +367,29 @@ export class StackCore extends Emitter<CoreEvents> implements StackHost, LwSink,
       const outputs = this.#outputs;
       this.#outputs = [];
       for (const iface of outputs) iface.flushOutput();
+      // Events that callbacks cause meanwhile go to the other queue (and a
+      // later dispatch); this one is emptied for reuse when done.
       const queue = this.#queue;
-      this.#queue = [];
-      for (const r of queue) {
+      this.#queue = this.#spare;
+      const { nums, data } = queue;
+      for (let i = 0, n = 0; i < queue.length; i++, n += 5) {
         // Closed or failed (maybe by a callback of this very batch): what
         // lwIP produced before is void; only the terminations remain.
-        if (this.#state !== 'open' && !r.last) continue;
-        const owner = this.#owners.get(r.h);
+        if (this.#state !== 'open' && nums[n + 4] === 0) continue;
+        const owner = this.#owners.get(nums[n]!);
+        const d = data[i];
         try {
-          if (r.d) owner?.handleData(r.d);
-          else if (owner) owner.handleEvent(r.k, r.a, r.b);
-          else if (r.k === LwEvent.ACCEPT) this.#orphanAccept(r.a);
+          if (d) owner?.handleData(d);
+          else if (owner) owner.handleEvent(nums[n + 1]!, nums[n + 2]!, nums[n + 3]!);
+          else if (nums[n + 1] === LwEvent.ACCEPT) this.#orphanAccept(nums[n + 2]!);
         } catch (error) {
           rethrowLater(error);
         }
       }
+      queue.clear();
+      this.#spare = queue;
+    } catch (error) {
+      rethrowLater(error);
     } finally {
       release?.();
     }
@@ -339,14 +420,7 @@ export class StackCore extends Emitter<CoreEvents> implements StackHost, LwSink,
     this.#runtime = undefined;
     const cause = state === 'closed' ? StackCause.CLOSED : StackCause.FAILED;
     for (const handle of this.#owners.keys()) {
-      this.#queue.push({
-        h: handle,
-        k: LwEvent.TERMINATED,
-        a: LwReason.DESTROYED,
-        b: cause,
-        d: undefined,
-        last: true,
-      });
+      this.#queue.push(handle, LwEvent.TERMINATED, LwReason.DESTROYED, cause, undefined, 1);
     }
     for (const iface of this.#interfaces.values()) iface.remove();
     this.#interfaces.clear();
@@ -354,7 +428,7 @@ export class StackCore extends Emitter<CoreEvents> implements StackHost, LwSink,
     if (!this.#scheduled && this.#queue.length > 0) {
       this.#scheduled = true;
       this.#release = this.clock.hold();
-      queueMicrotask(() => this.#dispatch());
+      microtask(this.#dispatchFn);
     }
   }
 

@@ -29,6 +29,8 @@ export interface StackHost {
    * produced are dispatched on a microtask after it returns.
    */
   call<T>(operation: string, fn: (exports: LwipExports, runtime: LwipRuntime) => T): T;
+  /** Like call(), for exports that only read (no timers or events can follow). */
+  query<T>(operation: string, fn: (exports: LwipExports, runtime: LwipRuntime) => T): T;
   /** Routes the events of `handle` to `owner` until unregister(). */
   register(handle: number, owner: HandleOwner): void;
   unregister(handle: number): void;

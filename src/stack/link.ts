@@ -9,7 +9,7 @@
  * Under a VirtualClock the link holds the clock while packets are in
  * flight, so virtual time does not move past them.
  */
-import { nextTurn } from '../util/yield.js';
+import { microtask, nextTurn } from '../util/yield.js';
 
 /** Deliveries that may follow each other on microtasks before yielding a turn. */
 const CHAIN_LIMIT = 64;
@@ -19,7 +19,7 @@ let chained = 0;
 function schedule(fn: () => void): void {
   if (chained < CHAIN_LIMIT) {
     chained++;
-    queueMicrotask(fn);
+    microtask(fn);
     return;
   }
   nextTurn(() => {
@@ -28,6 +28,7 @@ function schedule(fn: () => void): void {
   });
 }
 import { StackError } from './errors.js';
+import { rethrowLater } from '../util/emitter.js';
 import type { NetInterface } from './interface.js';
 
 export interface LinkOptions {
@@ -46,7 +47,8 @@ class Direction {
   #queue: Uint8Array[] = [];
   #head = 0;
   #scheduled = false;
-  #releases: (() => void)[] = [];
+  #releaseFrom: (() => void) | undefined;
+  #releaseTo: (() => void) | undefined;
   delivered = 0;
   closed = false;
 
@@ -58,13 +60,18 @@ class Direction {
 
   push(packets: Uint8Array[]): void {
     if (this.closed) return;
-    for (const p of packets) this.#queue.push(p);
+    // The batch array is ours (the receiver owns what it gets).
+    if (this.#queue.length === 0) this.#queue = packets;
+    else for (const p of packets) this.#queue.push(p);
     if (!this.#scheduled) {
       this.#scheduled = true;
-      this.#releases = [this.from.clock.hold(), this.to.clock.hold()];
-      schedule(() => this.#deliver());
+      this.#releaseFrom = this.from.clock.hold();
+      this.#releaseTo = this.to.clock.hold();
+      schedule(this.#deliverFn);
     }
   }
+
+  readonly #deliverFn = () => this.#deliver();
 
   #deliver(): void {
     if (this.closed || this.to.removed) {
@@ -73,24 +80,31 @@ class Direction {
       this.#finish();
       return;
     }
-    const end = Math.min(this.#queue.length, this.#head + this.batch);
-    const batch = this.#queue.slice(this.#head, end);
-    this.#head = end;
-    if (this.#head === this.#queue.length) {
+    let batch: Uint8Array[];
+    if (this.#head === 0 && this.#queue.length <= this.batch) {
+      // The usual case: everything queued fits one delivery.
+      batch = this.#queue;
       this.#queue = [];
-      this.#head = 0;
+    } else {
+      const end = Math.min(this.#queue.length, this.#head + this.batch);
+      batch = this.#queue.slice(this.#head, end);
+      this.#head = end;
+      if (this.#head === this.#queue.length) {
+        this.#queue = [];
+        this.#head = 0;
+      }
     }
     this.delivered += batch.length;
     try {
       this.to.inputMany(batch);
     } catch (error) {
-      if (!(error instanceof StackError)) throw error;
       // The receiving stack closed or failed meanwhile: the packets are lost, as on a cut wire.
+      if (!(error instanceof StackError)) rethrowLater(error);
     }
     // inputMany copied them into the receiving stack: the sender may reuse their memory.
     this.from.releaseOutput(batch);
     if (this.#queue.length > 0 && !this.closed) {
-      schedule(() => this.#deliver());
+      schedule(this.#deliverFn);
       return;
     }
     this.#finish();
@@ -98,9 +112,11 @@ class Direction {
 
   #finish(): void {
     this.#scheduled = false;
-    const releases = this.#releases;
-    this.#releases = [];
-    for (const r of releases) r();
+    const releaseFrom = this.#releaseFrom;
+    const releaseTo = this.#releaseTo;
+    this.#releaseFrom = this.#releaseTo = undefined;
+    releaseFrom?.();
+    releaseTo?.();
   }
 }
 

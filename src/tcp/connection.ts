@@ -104,7 +104,7 @@ export class TcpConnection extends Emitter<TcpConnectionEvents> implements Handl
    * when delivery was paused from inside a callback of the same batch; they
    * are delivered first when delivery resumes.
    */
-  #held: (Uint8Array | 'eof')[] = [];
+  #held: (Uint8Array | 'eof')[] | undefined;
   readonly #registry: Registry;
 
   /** @internal Created by Stack.connect and by listeners. */
@@ -217,7 +217,7 @@ export class TcpConnection extends Emitter<TcpConnectionEvents> implements Handl
       );
     if (!this.#alive || enabled === this.#recvEnabled) return;
     this.#recvEnabled = enabled;
-    if (enabled && this.#held.length > 0) queueMicrotask(() => this.#releaseHeld());
+    if (enabled && this.#held) queueMicrotask(() => this.#releaseHeld());
     const mode = enabled ? 1 : pause === 'closeWindow' ? 2 : 0;
     this.#call('setRecvEnabled', (x) => x.lw_tcp_set_recv_enabled(this.#handle, mode));
   }
@@ -287,7 +287,7 @@ export class TcpConnection extends Emitter<TcpConnectionEvents> implements Handl
     if (!this.#alive || this.#phase === 'closing') return;
     this.#phase = 'closing';
     this.#writeShut = true;
-    this.#held = [];
+    this.#held = undefined;
     this.#call('gracefulClose', (x) => x.lw_tcp_close(this.#handle));
   }
 
@@ -373,8 +373,10 @@ export class TcpConnection extends Emitter<TcpConnectionEvents> implements Handl
         break;
       }
       case LwEvent.FIN:
-        if (this.#held.length > 0) {
-          this.#held.push('eof');
+        // A FIN queued in the same batch as a pause (or behind held chunks)
+        // waits for the resume like the data before it.
+        if (this.#held || !this.#recvEnabled) {
+          (this.#held ??= []).push('eof');
           return;
         }
         if (this.#readEOF) return;
@@ -393,8 +395,8 @@ export class TcpConnection extends Emitter<TcpConnectionEvents> implements Handl
   /** @internal */
   handleData(bytes: Uint8Array): void {
     if (this.#terminatedEmitted || !this.#alive || this.#phase === 'closing') return;
-    if (this.#held.length > 0 || !this.#recvEnabled) {
-      this.#held.push(bytes);
+    if (this.#held || !this.#recvEnabled) {
+      (this.#held ??= []).push(bytes);
       return;
     }
     this.#emitData(bytes);
@@ -410,8 +412,9 @@ export class TcpConnection extends Emitter<TcpConnectionEvents> implements Handl
 
   /** Delivers held chunks in order while delivery stays enabled (`force`: at an orderly end). */
   #releaseHeld(force = false): void {
-    while (this.#held.length > 0 && this.#alive && (force || this.#recvEnabled)) {
+    while (this.#held && this.#alive && (force || this.#recvEnabled)) {
       const item = this.#held.shift()!;
+      if (this.#held.length === 0) this.#held = undefined;
       if (item !== 'eof') this.#emitData(item);
       else if (!this.#readEOF) {
         this.#readEOF = true;
@@ -444,7 +447,7 @@ export class TcpConnection extends Emitter<TcpConnectionEvents> implements Handl
 
   #readInfo(): Uint32Array | undefined {
     if (!this.#host.isOpen) return undefined;
-    return this.#host.call('info', (x, rt) =>
+    return this.#host.query('info', (x, rt) =>
       rt.readWords(LwInfo.WORDS, (p) => x.lw_tcp_info(this.#handle, p)),
     );
   }

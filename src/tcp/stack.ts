@@ -121,6 +121,8 @@ export interface StackShutdownReport {
 
 export class Stack extends StackCore {
   readonly #listeners = new Set<TcpListener>();
+  /** The last address connect() parsed: clients often dial one address again and again. */
+  #lastRemote: { text: string; ip: IpAddress } | undefined;
 
   private constructor(options: StackOptions) {
     super(options);
@@ -295,7 +297,12 @@ export class Stack extends StackCore {
       throw StackError.invalidArgument(op, 'options', 'must be an object');
     if (options.signal !== undefined && !(options.signal instanceof AbortSignal))
       throw StackError.invalidArgument(op, 'signal', 'must be an AbortSignal');
-    const remote = parseIp(options.address, op, 'address');
+    let remote: IpAddress;
+    if (this.#lastRemote?.text === options.address) remote = this.#lastRemote.ip;
+    else {
+      remote = parseIp(options.address, op, 'address');
+      this.#lastRemote = { text: options.address, ip: remote };
+    }
     const port = checkPort(options.port, op, 'port', 1);
     const localPort =
       options.localPort === undefined ? 0 : checkPort(options.localPort, op, 'localPort', 0);

@@ -8,13 +8,19 @@ export type EventMap = Record<string, unknown[]>;
 type Listener<A extends unknown[]> = (...args: A) => void;
 
 export class Emitter<E extends EventMap> {
-  #listeners = new Map<keyof E, Listener<never>[]>();
+  /** Created with the first listener (many emitters, e.g. short connections, have few). */
+  #listeners: Map<keyof E, Listener<never>[]> | undefined;
 
   /** Adds a listener; returns this for chaining. */
   on<K extends keyof E>(event: K, listener: Listener<E[K]>): this {
+    // Lists are never changed in place (copy on write), so emit() can walk
+    // the list it found without copying it first.
+    this.#listeners ??= new Map();
     const list = this.#listeners.get(event);
-    if (list) list.push(listener as Listener<never>);
-    else this.#listeners.set(event, [listener as Listener<never>]);
+    this.#listeners.set(
+      event,
+      list ? [...list, listener as Listener<never>] : [listener as Listener<never>],
+    );
     return this;
   }
 
@@ -29,19 +35,22 @@ export class Emitter<E extends EventMap> {
 
   /** Removes a listener added with on() or the function given to once(). */
   off<K extends keyof E>(event: K, listener: Listener<E[K]>): this {
-    const list = this.#listeners.get(event);
+    const list = this.#listeners?.get(event);
     if (!list) return this;
     const i = list.indexOf(listener as Listener<never>);
-    if (i >= 0) list.splice(i, 1);
+    if (i < 0) return this;
+    if (list.length === 1) this.#listeners!.delete(event);
+    else this.#listeners!.set(event, [...list.slice(0, i), ...list.slice(i + 1)]);
     return this;
   }
 
   protected emit<K extends keyof E>(event: K, ...args: E[K]): void {
-    const list = this.#listeners.get(event);
-    if (!list || list.length === 0) return;
-    for (const listener of list.slice()) {
+    const list = this.#listeners?.get(event);
+    if (!list) return;
+    // A listener added or removed meanwhile replaces the list: this one is a snapshot.
+    for (let i = 0; i < list.length; i++) {
       try {
-        (listener as Listener<E[K]>)(...args);
+        (list[i] as Listener<E[K]>)(...args);
       } catch (error) {
         rethrowLater(error);
       }
@@ -49,11 +58,11 @@ export class Emitter<E extends EventMap> {
   }
 
   protected listenerCount(event: keyof E): number {
-    return this.#listeners.get(event)?.length ?? 0;
+    return this.#listeners?.get(event)?.length ?? 0;
   }
 
   protected removeAllListeners(): void {
-    this.#listeners.clear();
+    this.#listeners = undefined;
   }
 }
 

@@ -18,6 +18,17 @@ export const nextTurn: (fn: () => void) => void = (() => {
   };
 })();
 
+/**
+ * Runs `fn` on a microtask. Cheaper than queueMicrotask under Node, which
+ * wraps every callback in an AsyncResource; the order is the same (one
+ * microtask queue). `fn` must not throw (it would surface as an unhandled
+ * rejection): catch inside and report with rethrowLater.
+ */
+export function microtask(fn: () => void): void {
+  void resolved.then(fn);
+}
+const resolved = Promise.resolve();
+
 /** Resolves on a later turn of the event loop. */
 export function yieldTurn(): Promise<void> {
   return new Promise((resolve) => nextTurn(resolve));

@@ -177,7 +177,8 @@ export type TcpStateName = (typeof TCP_STATE_NAMES)[number];
  */
 export interface LwSink {
   event(kind: number, handle: number, a: number, b: number): void;
-  recv(handle: number, bytes: Uint8Array): void;
+  /** Received bytes at [ptr, ptr+len) of WASM memory, valid during the call only: copy them. */
+  recv(handle: number, ptr: number, len: number): void;
   /** A packet at [ptr, ptr+len) of WASM memory, valid during the call only: copy it. */
   output(netif: number, ptr: number, len: number): void;
   fatal(message: string): void;

@@ -41,6 +41,9 @@ export class LwipRuntime {
   #out: number;
   #slab = allocUninitialized(SLAB_SIZE);
   #slabUsed = 0;
+  /** The most recent piece copyOut() carved from the slab, and where it starts (see append()). */
+  #lastPiece: Uint8Array | undefined;
+  #lastStart = 0;
   /** Transient copies (copyOutTransient): the slab being filled and its live count. */
   #tSlab: Uint8Array | undefined;
   #tUsed = 0;
@@ -65,8 +68,7 @@ export class LwipRuntime {
       js_output: (netif: number, ptr: number, len: number) => sink.output(netif, ptr, len),
       js_event: (kind: number, handle: number, a: number, b: number) =>
         sink.event(kind, handle, a, b),
-      js_recv: (handle: number, ptr: number, len: number) =>
-        sink.recv(handle, runtime!.copyOut(ptr, len)),
+      js_recv: (handle: number, ptr: number, len: number) => sink.recv(handle, ptr, len),
       js_fatal: (message: number, file: number, line: number) =>
         sink.fatal(`${runtime!.cString(message)} (${runtime!.cString(file)}:${line})`),
       emscripten_notify_memory_growth: () => runtime?.refreshViews(),
@@ -144,7 +146,25 @@ export class LwipRuntime {
     this.#slab.set(mem.subarray(ptr, ptr + len), at);
     // Keep pieces 8-aligned so DataView/Uint32Array users are not surprised.
     this.#slabUsed = (at + len + 7) & ~7;
-    return this.#slab.subarray(at, at + len);
+    this.#lastStart = at;
+    return (this.#lastPiece = this.#slab.subarray(at, at + len));
+  }
+
+  /**
+   * If `piece` is the most recent piece copyOut() or append() returned and
+   * the slab has room right after it, copies [ptr, ptr+len) there and
+   * returns one view over both; otherwise returns undefined (nothing copied).
+   * Lets the stack hand out one chunk for several segments of a connection
+   * received in one call, without copying twice. `piece` must not have been
+   * handed to anyone yet.
+   */
+  append(piece: Uint8Array, ptr: number, len: number): Uint8Array | undefined {
+    if (piece !== this.#lastPiece || len > SLAB_MAX_PIECE) return undefined;
+    const end = this.#lastStart + piece.length;
+    if (end + len > SLAB_SIZE) return undefined;
+    this.#slab.set(this.u8().subarray(ptr, ptr + len), end);
+    this.#slabUsed = (end + len + 7) & ~7;
+    return (this.#lastPiece = this.#slab.subarray(this.#lastStart, end + len));
   }
 
   /**
