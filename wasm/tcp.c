@@ -469,7 +469,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err) {
   struct lw_entry *held = entry_of_pcb(pcb);
   if (held) {
     /* A SYN we held and answered: same handle from SYN to connection. */
-    held->flags = (held->flags & ~LW_F_SYN_HELD) | LW_F_RECV_ENABLED | LW_F_WRITABLE;
+    held->flags = (held->flags & ~LW_F_SYN_HELD) | LW_F_RECV_ENABLED | LW_F_WRITABLE | LW_F_ACCEPTED;
     tcp_backlog_delayed(pcb);
     js_event(LW_EV_ACCEPT, lh, lw_handle_of(held), 0);
     return ERR_OK;
@@ -481,7 +481,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err) {
     return ERR_ABRT;
   }
   struct lw_entry *e = lw_handle_get(h);
-  e->flags = LW_F_RECV_ENABLED | LW_F_WRITABLE;
+  e->flags = LW_F_RECV_ENABLED | LW_F_WRITABLE | LW_F_ACCEPTED;
   e->family = IP_IS_V6_VAL(pcb->remote_ip) ? 6 : 4;
   e->wnd = cfg_wnd;
   e->sndbuf = cfg_sndbuf;
@@ -689,8 +689,10 @@ LW_EXPORT int32_t lw_tcp_mark_active(int32_t handle) {
   if (e->flags & (LW_F_ACTIVE | LW_F_CONNECTING)) return LW_ERR_STATE;
   /* A held SYN, answered or not, is not a connection until its handshake
    * completes (LW_EV_ACCEPT): activating it emitted ACTIVE before ACCEPT and
-   * gave its backlog slot back twice (caught by the fuzzer's event checks). */
-  if ((e->flags & LW_F_SYN_HELD) || e->pcb->state == SYN_RCVD) return LW_ERR_STATE;
+   * gave its backlog slot back twice (caught by the fuzzer's event checks),
+   * also once it was closed before its handshake completed (found again by
+   * the fuzzer: the state test on SYN_RCVD missed it). */
+  if (!(e->flags & LW_F_ACCEPTED)) return LW_ERR_STATE;
   lw_enter();
   e->flags |= LW_F_ACTIVE;
   tcp_backlog_accepted(e->pcb);
