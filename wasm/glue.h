@@ -30,6 +30,7 @@ enum lw_flag {
   LW_F_SENT_ANY = 1 << 12,     /* snd_max is valid */
   LW_F_HOLD_PAUSE = 1 << 13,   /* paused by closing the window (hold) rather than refusing */
   LW_F_DUE = 1 << 14,          /* watched and queued for a check at leave() */
+  LW_F_ACCEPTED = 1 << 15,     /* LW_EV_ACCEPT was emitted (markActive allowed once) */
 };
 
 struct lw_entry {

@@ -5,6 +5,10 @@
  *
  * - Two open-addressing hash tables (active, TIME_WAIT) map a 4-tuple to its
  *   pcb; linear probing with backward-shift deletion, kept at most half full.
+ *   Each starts in a small built-in table, so the first pcbs need no memory;
+ *   when a table cannot grow (the heap is exhausted) it fills further, which
+ *   only makes probing longer, until memory returns. Only a table with no
+ *   free slot left fails the stack (an lwIP invariant would break).
  * - The pcbs of each local port, over all lists, chained through the links
  *   patch 0007 adds to every pcb: "is this port in use" for tcp_new_port()
  *   is one load, and tcp_bind() asks only the pcbs on its port whether the
@@ -25,7 +29,10 @@ struct table {
   uint32_t count;
 };
 
-static struct table active, timewait;
+#define INITIAL_SLOTS 64
+static struct tcp_pcb *active_initial[INITIAL_SLOTS], *timewait_initial[INITIAL_SLOTS];
+static struct table active = {active_initial, INITIAL_SLOTS - 1, 0};
+static struct table timewait = {timewait_initial, INITIAL_SLOTS - 1, 0};
 static struct tcp_pcb **port_head; /* 65536 chains, allocated on first use */
 
 static uint32_t mix(uint32_t h) {
@@ -54,11 +61,11 @@ static uint32_t pcb_hash(const struct tcp_pcb *pcb) {
 }
 
 static int grow(struct table *t) {
-  uint32_t cap = t->slots ? (t->mask + 1) * 2 : 1024;
+  uint32_t cap = (t->mask + 1) * 2;
   struct tcp_pcb **slots = calloc(cap, sizeof *slots);
   if (!slots) return 0;
   struct tcp_pcb **old = t->slots;
-  uint32_t old_cap = t->slots ? t->mask + 1 : 0;
+  uint32_t old_cap = t->mask + 1;
   t->slots = slots;
   t->mask = cap - 1;
   for (uint32_t i = 0; i < old_cap; i++) {
@@ -68,13 +75,14 @@ static int grow(struct table *t) {
     while (t->slots[j]) j = (j + 1) & t->mask;
     t->slots[j] = p;
   }
-  free(old);
+  if (old != active_initial && old != timewait_initial) free(old);
   return 1;
 }
 
 static void insert(struct table *t, struct tcp_pcb *pcb) {
-  if ((t->count + 1) * 2 > (t->slots ? t->mask + 1 : 0) && !grow(t)) {
-    /* Out of memory for the index: an lwIP invariant would break. */
+  if ((t->count + 1) * 2 > t->mask + 1 && !grow(t) && t->count + 2 > t->mask + 1) {
+    /* No free slot would be left (probing needs one) and no memory to grow:
+     * the pcb could not be found again, an lwIP invariant would break. */
     lw_platform_assert("pcb index: out of memory", __FILE__, __LINE__);
   }
   uint32_t j = pcb_hash(pcb) & t->mask;
@@ -84,7 +92,6 @@ static void insert(struct table *t, struct tcp_pcb *pcb) {
 }
 
 static void erase(struct table *t, struct tcp_pcb *pcb) {
-  if (!t->slots) return;
   uint32_t j = pcb_hash(pcb) & t->mask;
   while (t->slots[j] && t->slots[j] != pcb) j = (j + 1) & t->mask;
   if (!t->slots[j]) return;
@@ -138,7 +145,7 @@ void lw_pcb_rmv(struct tcp_pcb **list, struct tcp_pcb *pcb) {
 struct tcp_pcb *lw_pcb_lookup(struct tcp_pcb **list, const ip_addr_t *remote, u16_t rport,
                               const ip_addr_t *local, u16_t lport) {
   struct table *t = table_of(list);
-  if (!t || !t->slots) return NULL;
+  if (!t) return NULL;
   uint32_t j = key_hash(remote, rport, local, lport) & t->mask;
   for (struct tcp_pcb *p; (p = t->slots[j]); j = (j + 1) & t->mask) {
     if (p->remote_port == rport && p->local_port == lport && ip_addr_cmp(&p->remote_ip, remote) &&
