@@ -18,7 +18,7 @@ GLUE_WARN := -Wall -Wextra -Werror -Wno-unused-parameter
 
 APT_PACKAGES := emscripten patch xz-utils dpkg-dev g++ make python3 iproute2 iputils-ping curl
 
-.PHONY: all deps apt npm lwip wasm build tun test demo bench bench-tun fmt clean check-fmt
+.PHONY: all deps apt npm lwip wasm build tun test demo bench bench-tun bench-tun-run fmt clean check-fmt
 
 all: build
 
@@ -102,8 +102,11 @@ bench: build
 # RSS. Root only (TUN devices, network namespaces); installs slirp4netns and
 # iperf3 with the apt target.
 bench-tun:
-	@if [ "$$(id -u)" != 0 ]; then echo "bench-tun: skipped: needs root (TUN devices, network namespaces)"; exit 0; fi; \
-	$(MAKE) --no-print-directory build tun EXTRA_APT="slirp4netns iperf3" >/dev/null && \
+	@if [ "$$(id -u)" != 0 ]; then echo "bench-tun: skipped: needs root (TUN devices, network namespaces)"; \
+	else $(MAKE) --no-print-directory bench-tun-run; fi
+
+bench-tun-run: build tun
+	@$(MAKE) --no-print-directory apt EXTRA_APT="slirp4netns iperf3"
 	node --import tsx bench/tun.ts
 
 fmt: npm

@@ -41,7 +41,13 @@ export function borrowedReads(socket: Socket): BorrowedReads | undefined {
   return (socket as Socket & { [BORROWED]?: BorrowedReads })[BORROWED];
 }
 
-/** 64 KiB, what node:net reads at a time anyway; shared, since every read is consumed at once. */
+/**
+ * Shared, since every read is consumed at once. 256 KiB rather than
+ * node:net's usual 64 KiB: the relay hands each read to the stack in one
+ * write, and a 65536-byte write at MTU 65520 leaves a 61-byte segment
+ * behind every full one (no Nagle on relayed flows); with 256 KiB reads the
+ * packets towards the client averaged 52 KB instead of 33 KB (iperf3 -R).
+ */
 let sharedReadBuffer: Uint8Array | undefined;
 
 /** Options of connectSocket. */
@@ -133,7 +139,7 @@ export function connectSocket(
       ...(options.borrowReads
         ? {
             onread: {
-              buffer: () => (sharedReadBuffer ??= new Uint8Array(64 << 10)),
+              buffer: () => (sharedReadBuffer ??= new Uint8Array(256 << 10)),
               callback: (n: number, buffer: Uint8Array) => {
                 if (reads!.sink) {
                   reads!.sink(buffer.subarray(0, n));
