@@ -12,9 +12,14 @@
  *      API's trySend, each as a ratio to the raw connection API in the same
  *      setting (MTU 65535, a server that counts what it reads).
  *
- * Each throughput figure is the median of 5 runs (the machine is shared and noisy). Targets (2-core machine):
- * MTU 65535 >= 0.8x Node loopback, MTU 1500 >= 0.3x, 20,000 connections/s,
- * < 1 KiB heap per idle connection.
+ * Each throughput figure is the median of 5 runs (the machine is shared and
+ * noisy). Targets (2-core machine): MTU 65535 >= 0.8x Node loopback, MTU
+ * 1500 >= 0.3x, 20,000 connections/s, < 1 KiB heap per idle connection.
+ *
+ * Fairness: in both modes Node and the stacks do the same work in the timed
+ * path (keep every chunk, or hash every chunk as it arrives); both senders
+ * write from the same 1 MiB buffer until the send buffer is full and wait for
+ * the writable edge ('drain' for Node).
  */
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
