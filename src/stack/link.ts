@@ -75,6 +75,7 @@ class Direction {
 
   #deliver(): void {
     if (this.closed || this.to.removed) {
+      this.from.releaseOutput(this.#head === 0 ? this.#queue : this.#queue.slice(this.#head));
       this.#queue = [];
       this.#head = 0;
       this.#finish();

@@ -48,8 +48,11 @@ export class LwipRuntime {
   #tSlab: Uint8Array | undefined;
   #tUsed = 0;
   #tLive = 0;
-  /** Earlier transient slabs with copies still out, by buffer: their live counts. */
-  readonly #tOut = new Map<ArrayBufferLike, { slab: Uint8Array; live: number }>();
+  /**
+   * Earlier transient slabs with copies still out, by buffer: their live
+   * counts. Weak: a slab whose copies are dropped unreleased is collected.
+   */
+  readonly #tOut = new WeakMap<ArrayBufferLike, { slab: Uint8Array; live: number }>();
   /** Transient slabs with no copies out, ready for reuse. */
   readonly #tFree: Uint8Array[] = [];
 

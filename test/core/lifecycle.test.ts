@@ -234,6 +234,27 @@ for (const family of ['v4', 'v6'] as const) {
     p.close();
   });
 
+  test('a pause inside readable also holds a FIN of the same batch until the resume', async () => {
+    const p = await pair();
+    let s: TcpConnection | undefined;
+    p.b.listen({ port: 80 }, (c) => (s = c));
+    const c = p.a.connect({ address: server, port: 80 });
+    await until(p.clock, () => c.active && s !== undefined, 'connected');
+    writeAll(c, new TextEncoder().encode('last words'), () => c.shutdownWrite());
+    await p.clock.advance(1_000);
+    const log = record(s!);
+    s!.on('readable', () => s!.setRecvEnabled(false));
+    s!.markActive(); // what was held (the data, then the FIN) arrives in one batch
+    await p.clock.advance(1_000);
+    assert.equal(log, ['becameActive', 'readable:10'], 'no readEOF while paused');
+    s!.setRecvEnabled(true);
+    await p.clock.settle();
+    assert.equal(log, ['becameActive', 'readable:10', 'readEOF']);
+    s!.gracefulClose();
+    await until(p.clock, () => !s!.alive && !c.alive, 'orderly end');
+    p.close();
+  });
+
   test('setBufferSizes: a smaller send buffer takes fewer bytes per write', async () => {
     const p = await pair();
     p.b.listen({ port: 80 }, (c) => {
