@@ -75,6 +75,7 @@ enum lw_cause {
   LW_CAUSE_ADDRINUSE = 8, /* local address/port taken: EADDRINUSE */
   LW_CAUSE_NOMEM = 9,    /* out of memory before the SYN left: ENOMEM */
   LW_CAUSE_LIMIT = 10,   /* the connection limit: ECONNREFUSED (locally) */
+  LW_CAUSE_ADDRNOTAVAIL = 11, /* no free ephemeral port: EADDRNOTAVAIL */
 };
 
 /* ---- imports: implemented in src/wasm/abi.ts ---- */

@@ -255,6 +255,8 @@ LW_EXPORT int32_t lw_tcp_connect(int32_t family, const uint8_t *addr, int32_t po
     enum lw_cause cause = err == ERR_USE ? LW_CAUSE_ADDRINUSE
                           : err == ERR_RTE ? LW_CAUSE_NOROUTE
                           : err == ERR_MEM ? LW_CAUSE_NOMEM
+                          /* tcp_connect's ERR_BUF: tcp_new_port found no free port */
+                          : err == ERR_BUF ? LW_CAUSE_ADDRNOTAVAIL
                                            : LW_CAUSE_ABORTED;
     lwt_terminate(e, LW_REASON_DESTROYED, cause);
   }

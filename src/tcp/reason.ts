@@ -36,6 +36,7 @@ const CAUSE_ERRNO: Record<number, ErrnoName> = {
   [LwCause.ADDRINUSE]: 'EADDRINUSE',
   [LwCause.NOMEM]: 'ENOMEM',
   [LwCause.LIMIT]: 'EMFILE',
+  [LwCause.ADDRNOTAVAIL]: 'EADDRNOTAVAIL',
 };
 
 export function reasonOf(code: number): TerminationReason {

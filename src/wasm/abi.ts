@@ -106,6 +106,7 @@ export const LwCause = {
   ADDRINUSE: 8,
   NOMEM: 9,
   LIMIT: 10,
+  ADDRNOTAVAIL: 11,
 } as const;
 
 /** Word offsets of lw_stats output. */

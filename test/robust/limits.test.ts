@@ -3,7 +3,8 @@
  * limit and a WASM memory that cannot grow, met by NEW connections on both
  * sides; maxConnections against half-open pcbs and lowered at run time.
  * What works is tested as it is; what the issue asks for and the stack does
- * not do yet is written as [bug] tests (see knownBug in ./helpers.ts).
+ * not do yet would be written as [bug] tests (knownBug in ./helpers.ts);
+ * none is left.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -15,7 +16,7 @@ import {
   type TcpConnection,
 } from '../../src/index.js';
 import { collect, pair, record, until } from '../helpers/net.js';
-import { Rng, craftSynFlood, exhaustHeap, knownBug } from './helpers.js';
+import { Rng, craftSynFlood, exhaustHeap } from './helpers.js';
 
 const test = suite('limits (robust)');
 
@@ -271,18 +272,13 @@ test('ephemeral ports run out at 16,383 outgoing connections: the next connect f
   p.close();
 });
 
-knownBug(
-  test,
-  'lw_tcp_connect maps ERR_BUF (tcp_new_port found no free port) to LW_CAUSE_ABORTED, so the error is ECONNABORTED, as if an established connection had been aborted',
-  'ephemeral ports exhausted: connect ends with EADDRNOTAVAIL',
-  async () => {
-    const p = await pair();
-    p.b.listen({ port: 80, backlog: 255 }, (s) => s.markActive());
-    const { failed } = await exhaustEphemeralPorts(p);
-    assert.is(failed.error?.code, 'EADDRNOTAVAIL');
-    p.close();
-  },
-);
+test('ephemeral ports exhausted: connect ends with EADDRNOTAVAIL', async () => {
+  const p = await pair();
+  p.b.listen({ port: 80, backlog: 255 }, (s) => s.markActive());
+  const { failed } = await exhaustEphemeralPorts(p);
+  assert.is(failed.error?.code, 'EADDRNOTAVAIL');
+  p.close();
+});
 
 test('setLimits: lowering maxConnections below the live count keeps them and refuses the next', async () => {
   const { p, c1, accepted } = await echoPair();
