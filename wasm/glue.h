@@ -69,6 +69,8 @@ void lw_leave(void);
 int lw_in_timers(void);
 /* Bytes the memory limit still allows (UINT32_MAX without a limit). */
 uint32_t lw_mem_headroom(void);
+/* Whether the stack runs on its emergency reserve (WASM memory could not grow). */
+int lw_mem_on_reserve(void);
 
 /* TCP (wasm/tcp.c): set-up after lwip_init, and lw_leave's deferred work. */
 void lw_tcp_init(void);

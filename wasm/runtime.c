@@ -48,6 +48,24 @@ u32_t lw_rand_u32(void) {
  * the fuzzer (test/fuzz). */
 #define TIMER_BYTES LWIP_MEM_ALIGN_SIZE(sizeof(struct sys_timeo))
 
+/* An emergency reserve for when WASM memory cannot grow (its maximum, or a
+ * host that refuses): lwIP's first allocation that fails gives it back and
+ * is retried, and while the stack runs on it (lw_mem_on_reserve) every new
+ * connection is refused: an incoming SYN gets an RST, as at the memory
+ * limit, instead of being dropped for want of a buffer to copy it into, and
+ * connect() ends with ENOMEM. Established connections use what is left. It
+ * is taken again as soon as 16 KiB can be had. */
+#define RESERVE_BYTES (16u * 1024u)
+static void *reserve;
+static int on_reserve;
+
+static void reserve_take(void) {
+  if (!reserve) reserve = malloc(RESERVE_BYTES);
+  if (reserve) on_reserve = 0;
+}
+
+int lw_mem_on_reserve(void) { return on_reserve; }
+
 void *lw_mem_malloc(size_t size) {
   if (size > 0x7FFFFFF0u) return NULL;
   uint32_t total = (uint32_t)size + HDR;
@@ -56,6 +74,13 @@ void *lw_mem_malloc(size_t size) {
     return NULL;
   }
   uint8_t *p = malloc(total);
+  if (!p && reserve) {
+    mem_refused++; /* refused by the host; served from the reserve */
+    free(reserve);
+    reserve = NULL;
+    on_reserve = 1;
+    p = malloc(total);
+  }
   if (!p) {
     mem_refused++;
     return NULL;
@@ -74,6 +99,7 @@ void *lw_mem_calloc(size_t count, size_t size) {
 }
 
 uint32_t lw_mem_headroom(void) {
+  if (on_reserve) return 0;
   if (!mem_limit) return UINT32_MAX;
   return mem_used < mem_limit ? mem_limit - mem_used : 0;
 }
@@ -85,6 +111,7 @@ void lw_mem_free(void *ptr) {
   memcpy(&total, p, sizeof total);
   mem_used -= total;
   free(p);
+  if (on_reserve) reserve_take();
 }
 
 /* ---- argument checks ---- */
@@ -131,6 +158,7 @@ LW_EXPORT int32_t lw_init(uint32_t seed_lo, uint32_t seed_hi, uint32_t limit) {
   initialised = 1;
   rng_state = ((uint64_t)seed_hi << 32) | seed_lo;
   mem_limit = limit;
+  reserve_take();
   lw_enter();
   lwip_init();
   lw_tcp_init();

@@ -236,6 +236,11 @@ LW_EXPORT int32_t lw_tcp_connect(int32_t family, const uint8_t *addr, int32_t po
     goto out;
   }
   struct tcp_pcb *pcb = tcp_new_ip_type(IP_GET_TYPE(&ip));
+  if (pcb && lw_mem_on_reserve()) {
+    /* Allocated from the emergency reserve: no new connections now. */
+    tcp_abort(pcb);
+    pcb = NULL;
+  }
   if (!pcb) {
     lwt_terminate(e, LW_REASON_DESTROYED, LW_CAUSE_NOMEM);
     goto out;
