@@ -26,11 +26,13 @@
  * fresh one. A write batch is one
  * call: one write(2) per packet (a TUN file takes exactly one packet per
  * write, so writev could only gather pieces of one packet, and ours are
- * contiguous), no JavaScript round trip in between.
+ * contiguous), no JavaScript round trip in between; with `offload`, runs of
+ * TCP segments of one flow become one GSO packet each (see "writes").
  *
  * Exports (all synchronous; errors are thrown Error objects with `code` set
  * to the errno name, plus `errno` and `syscall`):
- *   open(name, multiQueue) -> [handle, actualName]     ('' lets the kernel name it)
+ *   open(name, multiQueue, offload) -> [handle, actualName]  ('' lets the kernel name
+ *       it; offload: IFF_VNET_HDR, merged TCP writes, see "writes" below)
  *   configure(handle, mtu, up) -> mtu                  (mtu 0 leaves it as is)
  *   poll(handle, readable, writable, callback, batch, borrow)  callback(kind, value):
  *       kind 0: value is an array of packets (views valid during the call
@@ -51,6 +53,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
+#include <sys/uio.h>
 #include <net/if.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -63,7 +67,9 @@
 #include <node_api.h>
 #include <uv.h>
 
-#define MAX_PACKET 65536
+/* One read: a packet of up to 65535 bytes, after a virtio_net_hdr when `offload`. */
+#define MAX_PACKET (65536 + 16)
+#define VNET_HDR ((int)sizeof(struct virtio_net_hdr))
 #define STAGE_BYTES (1 << 20)
 
 enum { KIND_PACKETS = 0, KIND_WRITABLE = 1, KIND_ERROR = 2 };
@@ -84,6 +90,8 @@ typedef struct tun {
   uint32_t write_errors;
   int last_write_errno;
   unsigned char *stage; /* STAGE_BYTES + MAX_PACKET */
+  bool offload;         /* IFF_VNET_HDR: merged TCP writes (GSO), see write_packets */
+  unsigned char *merge; /* 65535 bytes: the packet being merged */
 } tun_t;
 
 static const char PERMISSION_HINT[] = "a TUN device needs root or the CAP_NET_ADMIN capability";
@@ -126,6 +134,7 @@ static napi_value throw_sys(napi_env env, int err, const char *syscall, const ch
 
 static void release(tun_t *t) {
   if (--t->refs > 0) return;
+  free(t->merge);
   free(t->stage);
   free(t);
 }
@@ -183,14 +192,15 @@ static tun_t *get_open(napi_env env, napi_value v) {
 /* ---- open and configure ---- */
 
 static napi_value tun_open(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 3;
+  napi_value argv[3];
   char name[IFNAMSIZ + 1];
   size_t len = 0;
-  bool mq = false;
+  bool mq = false, offload = false;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   CHECK(napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len));
   CHECK(napi_get_value_bool(env, argv[1], &mq));
+  if (argc >= 3) CHECK(napi_get_value_bool(env, argv[2], &offload));
   if (len >= IFNAMSIZ)
     return throw_sys(env, EINVAL, "TUNSETIFF", "an interface name has at most 15 bytes");
 
@@ -206,7 +216,7 @@ static napi_value tun_open(napi_env env, napi_callback_info info) {
   }
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (mq ? IFF_MULTI_QUEUE : 0);
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (mq ? IFF_MULTI_QUEUE : 0) | (offload ? IFF_VNET_HDR : 0);
   memcpy(ifr.ifr_name, name, len);
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int e = errno;
@@ -223,16 +233,27 @@ static napi_value tun_open(napi_env env, napi_callback_info info) {
                        "with the same flags; the kernel said EINVAL");
     return throw_sys(env, e, "TUNSETIFF", NULL);
   }
+  /* No offloads towards us: what we read is always a whole, checksummed
+     packet (its virtio_net_hdr says nothing we need). */
+  if (offload && ioctl(fd, TUNSETOFFLOAD, 0) < 0) {
+    int e = errno;
+    close(fd);
+    return throw_sys(env, e, "TUNSETOFFLOAD", NULL);
+  }
 
   tun_t *t = calloc(1, sizeof *t);
   unsigned char *stage = malloc(STAGE_BYTES + MAX_PACKET);
+  unsigned char *merge = offload ? malloc(65536) : NULL;
   uv_loop_t *loop = NULL;
-  if (!t || !stage) {
+  if (!t || !stage || (offload && !merge)) {
     free(t);
     free(stage);
+    free(merge);
     close(fd);
     return throw_sys(env, ENOMEM, "tun", NULL);
   }
+  t->offload = offload;
+  t->merge = merge;
   t->fd = fd;
   t->env = env;
   t->stage = stage;
@@ -343,8 +364,10 @@ static napi_value read_batch(napi_env env, tun_t *t, uint32_t max, bool borrow, 
       if (errno != EAGAIN) *err = errno;
       break;
     }
-    offsets[n] = used;
-    lengths[n++] = (size_t)r;
+    size_t skip = t->offload ? VNET_HDR : 0;
+    if ((size_t)r <= skip) continue;
+    offsets[n] = used + skip;
+    lengths[n++] = (size_t)r - skip;
     used += (size_t)r;
   }
   if (napi_create_array_with_length(env, n, &out) != napi_ok) return NULL;
@@ -475,16 +498,131 @@ static napi_value tun_read(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* ---- writes ----
+
+   Without `offload`, one write(2) per packet. With it (IFF_VNET_HDR), each
+   packet goes after a virtio_net_hdr, and a run of consecutive IPv4 TCP
+   segments of one flow (contiguous sequence numbers, all but the last of
+   the first one's size, nothing but ACK/PSH set, identical headers
+   otherwise) is written as one GSO packet of up to 64 KiB: the kernel takes
+   it as the segments it stands for (a local receiver gets one large
+   segment, as after GRO; anything forwarded is cut back into the original
+   segments), for one system call and one trip through its stack instead of
+   one per segment. The merged packet's TCP checksum is left partial
+   (NEEDS_CSUM), for the kernel to complete if it ever needs it. */
+
+#define RUN_MAX 128
+
+typedef struct {
+  const unsigned char *p;
+  size_t n;
+} pkt_t;
+
+static uint16_t get16(const unsigned char *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint32_t get32(const unsigned char *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static void put16(unsigned char *p, uint32_t v) {
+  p[0] = (unsigned char)(v >> 8);
+  p[1] = (unsigned char)v;
+}
+
+/* IP + TCP header length of a segment that may be merged (IPv4 without
+   options or fragmentation, TCP with data and only ACK, maybe PSH), else 0. */
+static size_t mergeable(const unsigned char *p, size_t n) {
+  if (n < 41 || p[0] != 0x45 || p[9] != 6) return 0;
+  if (get16(p + 2) != n || (get16(p + 6) & 0x3fff) != 0) return 0;
+  size_t hl = 20 + (size_t)(p[32] >> 4) * 4;
+  if (hl < 40 || hl >= n || (p[32] & 0x0f) != 0 || (p[33] & ~0x08) != 0x10) return 0;
+  return hl;
+}
+
+/* True if `q` continues the run from `f` (first) to `l` (last): same
+   addresses, ports, TOS, TTL, ACK number, window and options; `l` full;
+   `q`'s data right after `l`'s and no larger; the total within 64 KiB. */
+static bool continues(const pkt_t *f, const pkt_t *l, const pkt_t *q, size_t hl, size_t total) {
+  size_t mss = f->n - hl, qd = q->n - hl;
+  return mergeable(q->p, q->n) == hl && l->n - hl == mss && qd <= mss && total + qd <= 65535 &&
+         f->p[1] == q->p[1] && f->p[8] == q->p[8] && memcmp(f->p + 12, q->p + 12, 12) == 0 &&
+         memcmp(f->p + 28, q->p + 28, 4) == 0 && memcmp(f->p + 34, q->p + 34, 2) == 0 &&
+         memcmp(f->p + 40, q->p + 40, hl - 40) == 0 &&
+         get32(q->p + 24) == get32(l->p + 24) + (uint32_t)mss;
+}
+
+/* One packet, after `h` (or a zero header) when offloading: 0 or errno. */
+static int write_packet(tun_t *t, const unsigned char *p, size_t n, struct virtio_net_hdr *h) {
+  struct virtio_net_hdr zero;
+  ssize_t w;
+  if (t->offload) {
+    if (!h) memset(h = &zero, 0, sizeof zero);
+    struct iovec iov[2] = {{h, sizeof *h}, {(void *)p, n}};
+    do w = writev(t->fd, iov, 2);
+    while (w < 0 && errno == EINTR);
+  } else {
+    do w = write(t->fd, p, n);
+    while (w < 0 && errno == EINTR);
+  }
+  return w < 0 ? errno : 0;
+}
+
+static uint32_t fold(uint32_t sum) {
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return sum;
+}
+
+/* Writes run[0..count) as one packet (merged when count > 1): 0 or errno. */
+static int write_run(tun_t *t, const pkt_t *run, uint32_t count, size_t hl) {
+  if (count == 1) return write_packet(t, run[0].p, run[0].n, NULL);
+  unsigned char *m = t->merge;
+  size_t len = hl;
+  unsigned char flags = 0;
+  memcpy(m, run[0].p, hl);
+  for (uint32_t i = 0; i < count; i++) {
+    memcpy(m + len, run[i].p + hl, run[i].n - hl);
+    len += run[i].n - hl;
+    flags |= run[i].p[33];
+  }
+  m[33] = flags;
+  put16(m + 2, (uint32_t)len);
+  m[10] = m[11] = 0;
+  uint32_t sum = 0;
+  for (int i = 0; i < 20; i += 2) sum += get16(m + i);
+  put16(m + 10, ~fold(sum) & 0xffff);
+  /* The pseudo-header sum, not complemented: what NEEDS_CSUM expects. */
+  sum = get16(m + 12) + get16(m + 14) + get16(m + 16) + get16(m + 18) + 6 + (uint32_t)(len - 20);
+  put16(m + 36, fold(sum));
+  struct virtio_net_hdr h = {
+      .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+      .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+      .hdr_len = (uint16_t)hl,
+      .gso_size = (uint16_t)(run[0].n - hl),
+      .csum_start = 20,
+      .csum_offset = 16,
+  };
+  return write_packet(t, m, len, &h);
+}
+
+/* A failed write other than EAGAIN: counted, and the packets are lost. */
+static void write_failed(tun_t *t, int err) {
+  t->write_errors++;
+  t->last_write_errno = err;
+}
+
 static napi_value tun_write(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3], out;
-  uint32_t start = 0, len = 0, i;
+  uint32_t start = 0, len = 0, i, done;
+  pkt_t run[RUN_MAX];
+  uint32_t count = 0;
+  size_t hl = 0, total = 0;
+  int err;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   tun_t *t = get_open(env, argv[0]);
   if (!t) return NULL;
   CHECK(napi_get_array_length(env, argv[1], &len));
   CHECK(napi_get_value_uint32(env, argv[2], &start));
-  for (i = start; i < len; i++) {
+  /* done: the first packet not yet written (a pending run starts there). */
+  for (i = done = start; i < len; i++) {
     napi_value v, ab;
     napi_typedarray_type type;
     size_t n = 0, offset = 0;
@@ -495,16 +633,37 @@ static napi_value tun_write(napi_env env, napi_callback_info info) {
       napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "tun: packets must be Uint8Arrays");
       return NULL;
     }
-    ssize_t w;
-    do w = write(t->fd, data, n);
-    while (w < 0 && errno == EINTR);
-    if (w < 0) {
-      if (errno == EAGAIN) break;
-      t->write_errors++;
-      t->last_write_errno = errno;
+    pkt_t q = {data, n};
+    if (t->offload) {
+      if (count > 0 && count < RUN_MAX && continues(&run[0], &run[count - 1], &q, hl, total)) {
+        run[count++] = q;
+        total += n - hl;
+        continue;
+      }
+      if (count > 0) {
+        if ((err = write_run(t, run, count, hl)) == EAGAIN) break;
+        if (err) write_failed(t, err);
+        done += count;
+        count = 0;
+      }
+      if ((hl = mergeable(data, n)) != 0) {
+        run[0] = q;
+        count = 1;
+        total = n;
+        continue;
+      }
+    }
+    if ((err = write_packet(t, data, n, NULL)) == EAGAIN) break;
+    if (err) write_failed(t, err);
+    done++;
+  }
+  if (count > 0 && i == len) {
+    if ((err = write_run(t, run, count, hl)) != EAGAIN) {
+      if (err) write_failed(t, err);
+      done += count;
     }
   }
-  CHECK(napi_create_uint32(env, i - start, &out));
+  CHECK(napi_create_uint32(env, done - start, &out));
   return out;
 }
 

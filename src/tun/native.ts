@@ -15,7 +15,7 @@ export type TunCallback = (kind: 0 | 1 | 2, value: Uint8Array[] | Error | undefi
 
 /** The functions of tun.node; tun/tun.c documents each one. */
 export interface TunNative {
-  open(name: string, multiQueue: boolean): [TunHandle, string];
+  open(name: string, multiQueue: boolean, offload: boolean): [TunHandle, string];
   configure(handle: TunHandle, mtu: number, up: boolean): number;
   poll(
     handle: TunHandle,

@@ -64,6 +64,7 @@ test('bad options are ERR_INVALID_ARGUMENT naming the field', async () => {
     [{ mtu: 1500.5 }, 'mtu'],
     [{ multiQueue: 1 }, 'multiQueue'],
     [{ up: 'yes' }, 'up'],
+    [{ offload: 'yes' }, 'offload'],
     [{ readBatch: 0 }, 'readBatch'],
   ] as const) {
     const e = await rejection(openTun(options as never));
@@ -323,6 +324,39 @@ testUnless(
       assert.is(c.packetsOut, 11);
       assert.ok(c.packetsIn >= 10);
       assert.is(c.queued, 0);
+    } finally {
+      device.close();
+      ns.delete();
+    }
+  },
+);
+
+testUnless(
+  test,
+  netnsReason,
+  'offload: packets that cannot be merged go out whole, reads come without the virtio header',
+  async () => {
+    const ns = Netns.create(uniqueTag());
+    const device = await openTun({ name: deviceName(uniqueTag()), mtu: 1500, offload: true });
+    try {
+      assert.is(device.offload, true);
+      ns.moveIn(device.name);
+      ns.ip('addr', 'add', '10.77.0.2/24', 'dev', device.name);
+      ns.ip('link', 'set', 'dev', device.name, 'up');
+      const payload = new TextEncoder().encode('offload');
+      const replies: Uint8Array[] = [];
+      const got = new Promise<void>((resolve) =>
+        device.onPackets((packets) => {
+          for (const p of packets) if (echoReplySeq(p) !== undefined) replies.push(p.slice());
+          if (replies.length >= 4) resolve();
+        }),
+      );
+      device.write(Array.from({ length: 4 }, (_, i) => echoRequest(0x5678, i, payload)));
+      await got;
+      assert.equal(replies.map(echoReplySeq), [0, 1, 2, 3]);
+      assert.equal(Array.from(replies[0]!.subarray(12, 20)), [10, 77, 0, 2, 10, 77, 0, 1]);
+      assert.equal(replies[0]!.subarray(28), payload);
+      assert.is(device.counters.writeErrors, 0);
     } finally {
       device.close();
       ns.delete();

@@ -56,6 +56,7 @@ function device(fake: FakeNative, maxQueued = 4096): TunDevice {
     name: 'fake0',
     mtu: 1500,
     multiQueue: false,
+    offload: false,
     readBatch: 256,
     maxQueued,
   });
