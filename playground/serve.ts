@@ -70,7 +70,7 @@ export async function startServer(
   });
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);
-    server.listen(options.port ?? 5173, '127.0.0.1', () => ok());
+    server.listen(options.port ?? DEFAULT_PORT, '127.0.0.1', () => ok());
   });
   const port = (server.address() as AddressInfo).port;
   return {
@@ -84,11 +84,23 @@ export async function startServer(
   };
 }
 
-async function main(): Promise<void> {
-  const text = process.env.PORT ?? '5173';
+/** The port `npm run playground` listens on when PORT is not set. */
+export const DEFAULT_PORT = 5173;
+
+/**
+ * The port from the environment: PORT if set (an integer in 0..65535; 0 takes
+ * a free one), else DEFAULT_PORT. Throws on anything else.
+ */
+export function resolvePort(env: NodeJS.ProcessEnv = process.env): number {
+  const text = env.PORT ?? String(DEFAULT_PORT);
   const port = Number(text);
   if (!/^\d+$/.test(text) || port > 65535)
     throw new Error(`PORT must be an integer in 0..65535, got '${text}'`);
+  return port;
+}
+
+async function main(): Promise<void> {
+  const port = resolvePort();
   await buildPlayground();
   const server = await startServer({ port });
   console.log(`lwip-wasm playground: ${server.url}`);

@@ -6,7 +6,10 @@
  * clipped at the top and come into view when they shrink, e.g. while the
  * receiver paused with setRecvEnabled(false). The line under each chart
  * gives the current values. Samples come from App.sample(); a chart is
- * redrawn only when its series changed.
+ * redrawn only when its series changed. Each canvas carries a summary of
+ * what it draws as data attributes (data-conn, data-samples, and the
+ * maximum and latest value of each line, e.g. data-in-flight-max), for
+ * tests and for anyone inspecting the page.
  */
 import type { App, ConnView, Series } from './app.js';
 import { byId, el, formatBytes } from './dom.js';
@@ -76,6 +79,7 @@ export class Charts {
       if (chart.drawn !== s.version) {
         chart.drawn = s.version;
         draw(chart.canvas, s);
+        describe(chart.canvas, s);
         const last = s.t.length - 1;
         chart.values.textContent = LINES.map(
           (l) => `${l.label} ${formatBytes(s[l.key][last] ?? 0)}`,
@@ -143,6 +147,21 @@ function draw(canvas: HTMLCanvasElement, s: Series): void {
     ctx.beginPath();
     stepLine(ctx, s.t, values, x, y);
     ctx.stroke();
+  }
+}
+
+/** Writes the series' summary on the canvas: sample count, time span, each line's max and latest value. */
+function describe(canvas: HTMLCanvasElement, s: Series): void {
+  const d = canvas.dataset;
+  d.samples = String(s.t.length);
+  d.t0 = String(s.t[0] ?? 0);
+  d.t1 = String(s.t[s.t.length - 1] ?? 0);
+  for (const l of LINES) {
+    const values = s[l.key];
+    let max = 0;
+    for (const v of values) if (v > max) max = v;
+    d[`${l.key}Max`] = String(max);
+    d[`${l.key}Last`] = String(values[values.length - 1] ?? 0);
   }
 }
 

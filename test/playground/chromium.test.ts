@@ -3,10 +3,13 @@
  * playwright-core over its executablePath): the page loads the same
  * lwip.wasm and library TypeScript as Node; a 256 KiB transfer over a 10%
  * lossy link completes with the right SHA-256 shown in the page and
- * retransmissions in the packet list (screenshot: test-output/playground.png);
- * pause and step move virtual time as promised; the pcap download is a
- * pcap file; and built-in scenarios give the same packet-trace SHA-256 in
- * Chromium as in this Node process (determinism across engines).
+ * retransmissions in the packet list and a chart per connection with bytes
+ * in flight and windows (screenshot: test-output/playground.png); the speed
+ * control scales virtual time; pause and step move virtual time as promised;
+ * the connection flags (active, recvEnabled, writable) follow the
+ * connection; the pcap download is a pcap file; and built-in scenarios
+ * give the same packet-trace SHA-256 in Chromium as in this Node process
+ * (determinism across engines).
  *
  * Prerequisites: /usr/bin/chromium and the playwright-core package. With
  * CI=true as root, a missing Chromium is installed with apt-get; otherwise
@@ -195,6 +198,48 @@ testUnless(test, reason, 'the page loads lwip.wasm and starts both stacks', asyn
   assert.equal(pageErrors, []);
 });
 
+/** Virtual ms per real ms in the page over `n` animation frames (both clocks read in the page). */
+function virtualRate(n: number): Promise<number> {
+  return page.evaluate(
+    `new Promise((done) => {
+      const clock = window.lwipPlayground.app.clock;
+      const r0 = performance.now();
+      const v0 = clock.now();
+      let left = ${n};
+      const next = () => {
+        if (--left > 0) return requestAnimationFrame(next);
+        done((clock.now() - v0) / (performance.now() - r0));
+      };
+      requestAnimationFrame(next);
+    })`,
+  );
+}
+
+testUnless(test, reason, 'the speed control scales virtual time against real time', async () => {
+  assert.is(await page.getAttribute('#play', 'data-running'), 'true');
+  const shown = (min: number, max: number) =>
+    page.waitForFunction(
+      `(() => { const t = document.getElementById('vrate').textContent; const v = Number(t.slice(1)); return t.startsWith('x') && v >= ${min} && v <= ${max}; })()`,
+      undefined,
+      { timeout: 20_000 },
+    );
+  // Idle stacks: nothing slows the clock down, so the rate is the speed.
+  await page.selectOption('#speed', '1');
+  await shown(0.5, 1.5);
+  const slow = await virtualRate(40);
+  await page.selectOption('#speed', '10');
+  await shown(5, 15);
+  const fast = await virtualRate(40);
+  await page.selectOption('#speed', '0.1');
+  await shown(0.05, 0.15);
+  const slowest = await virtualRate(40);
+  // Ratios, not absolute times: the frame rate of a loaded machine cancels out.
+  assert.ok(fast / slow > 5 && fast / slow < 20, `x10 ${fast} vs x1 ${slow}`);
+  assert.ok(slow / slowest > 5 && slow / slowest < 20, `x1 ${slow} vs x0.1 ${slowest}`);
+  await page.selectOption('#speed', '1');
+  assert.equal(pageErrors, []);
+});
+
 testUnless(
   test,
   reason,
@@ -262,7 +307,34 @@ testUnless(
     await page.click('#packet-follow');
     await page.waitForSelector(`#packets tbody tr.pkt[data-n="${total}"]`);
     assert.ok((await page.locator('#sequence g.packet').count()) > 0, 'sequence diagram arrows');
-    assert.ok((await page.locator('#charts canvas').count()) >= 2, 'a chart per connection');
+
+    // A chart per connection, each with its own samples: the sender (A#1)
+    // had bytes in flight, bounded by the transfer and by the peer's window
+    // (B keeps reading, so its window stays open); both ends saw open windows.
+    const chart = (key: string) => `#charts canvas[data-conn="${key}"]`;
+    const num = async (key: string, attr: string) =>
+      Number(await page.getAttribute(chart(key), `data-${attr}`));
+    for (const key of ['A#1', 'B#1']) {
+      assert.is(await page.locator(chart(key)).count(), 1, `one chart for ${key}`);
+      assert.ok((await num(key, 'samples')) >= 10, `${key}: ${await num(key, 'samples')} samples`);
+      assert.ok((await num(key, 't1')) > (await num(key, 't0')), `${key}: samples over time`);
+      assert.ok((await num(key, 'send-window-max')) > 0, `${key}: peer window`);
+      assert.ok((await num(key, 'receive-window-max')) > 0, `${key}: our window`);
+    }
+    const inFlight = await num('A#1', 'in-flight-max');
+    assert.ok(inFlight > 1460 && inFlight <= size, `A#1 in flight up to ${inFlight}`);
+    assert.ok(inFlight <= (await num('A#1', 'send-window-max')), 'in flight within the window');
+    assert.ok((await num('A#1', 'cwnd-max')) > 0, 'A#1 cwnd');
+    assert.ok((await num('B#1', 'in-flight-max')) <= 1, 'B#1 sends no data (its FIN at most)');
+    const canvases = await page.evaluate(
+      () =>
+        Array.from(
+          document.querySelectorAll<HTMLCanvasElement>('#charts canvas'),
+          (c) => c.dataset.conn,
+        ),
+      0,
+    );
+    assert.is(new Set(canvases).size, canvases.length, `distinct charts: ${canvases.join(' ')}`);
 
     await page.evaluate(() => window.scrollTo(0, 0), 0); // the time bar is sticky
     mkdirSync(join(root, 'test-output'), { recursive: true });
@@ -320,6 +392,11 @@ testUnless(
     await action('A#2', 'text');
     await page.waitForFunction(`(${conn('A#2', 'rxText')} ?? '').includes('hello from lwIP')`);
 
+    // An idle open connection can be written to.
+    const writable = (key: string) => `${row(key)} .badge[data-flag="writable"]`;
+    for (const key of ['A#2', 'B#2'])
+      assert.is(await page.getAttribute(writable(key), 'data-on'), 'true', `${key} writable`);
+
     // A stops reading: nothing more is delivered to it; lwIP keeps one
     // refused segment and drops the rest, so B's echo retransmits.
     const text = 'hello from lwIP\n'.length;
@@ -335,11 +412,16 @@ testUnless(
       text,
       'paused: nothing delivered',
     );
+    // B's echo writes until its send queue is full (A does not read and
+    // its window is closed): B is not writable while A's receiving is paused.
+    await page.waitForSelector(`${writable('B#2')}[data-on="false"]`, { timeout: 60_000 });
     await action('A#2', 'recv');
     const echoed = 2048 * 1024 + text;
     await page.waitForFunction(`${conn('A#2', 'rxBytes')} === ${echoed}`, undefined, {
       timeout: 60_000,
     });
+    for (const key of ['A#2', 'B#2'])
+      await page.waitForSelector(`${writable(key)}[data-on="true"]`, { timeout: 10_000 });
 
     // Half-close: B sees EOF, closes after its echo drained; A closes after B's FIN.
     await action('A#2', 'shut');

@@ -1,8 +1,11 @@
 /**
  * `lwip-wasm sim`: listing the built-in scenarios, running one by name and
- * one from a JSON file, with the pcap and the summary it writes.
+ * one from a JSON file, with the pcap and the summary it writes. Most tests
+ * call runSim() in this process; one runs the package's real `bin` entry
+ * (the built dist/cli/main.js, as `npx lwip-wasm` would) as a child.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -11,6 +14,7 @@ import { runSim } from '../../src/cli/sim.js';
 import { parsePacket } from '../../src/packet/index.js';
 import { readPcap } from '../../src/pcap/index.js';
 import { runScenario, scenarios } from '../../src/sim/index.js';
+import { testUnless } from '../helpers/skip.js';
 
 const test = suite('sim cli');
 
@@ -127,6 +131,54 @@ test('usage errors exit 2 with a message', async () => {
   assert.is(r.code, 2);
   assert.match(r.err, /exchange/);
 });
+
+const root = new URL('../..', import.meta.url).pathname;
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+  bin: Record<string, string>;
+};
+const bin = join(root, pkg.bin['lwip-wasm']!);
+
+/** Runs the bin file itself (its #! line and executable bit, as npx does), bounded to 60 s. */
+function runBin(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((resolve) => {
+    execFile(bin, args, { cwd: dir, timeout: 60_000 }, (error, out, err) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+      resolve({ code, out, err });
+    });
+  });
+}
+
+testUnless(
+  test,
+  existsSync(bin) ? undefined : `${bin} not built (make build)`,
+  'the real bin entry as a child: sim --list, and a scenario with --seed matching runSim',
+  async () => {
+    const list = await runBin('sim', '--list');
+    assert.is(list.code, 0, list.err);
+    assert.equal(
+      list.out
+        .trim()
+        .split('\n')
+        .map((l) => l.split(/\s+/)[0]),
+      scenarios.map((s) => s.name),
+    );
+
+    const r = await runBin('sim', 'lossy', '--seed', '7');
+    assert.is(r.code, 0, r.err);
+    assert.match(r.out, /scenario lossy \(transfer\), seed 7: OK/);
+    assert.match(r.out, /client: close, 1048576 B out/);
+    const hash = (s: string) => /sha256 ([0-9a-f]{64})/.exec(s)?.[1];
+    assert.ok(hash(r.out), r.out);
+    const inProcess = await sim('lossy', '--seed', '7');
+    assert.is(hash(r.out), hash(inProcess.out), 'the bin and runSim give the same trace');
+    const other = await sim('lossy', '--seed', '8');
+    assert.is.not(hash(other.out), hash(r.out), 'the seed reaches the run');
+
+    const unknown = await runBin('sim', 'no-such-scenario');
+    assert.is(unknown.code, 2);
+    assert.match(unknown.err, /unknown scenario 'no-such-scenario'/);
+  },
+);
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
