@@ -249,6 +249,12 @@ enum lw_info {
   LW_INFO_RETRANSMITS,  /* segments this connection sent again, cumulative */
   LW_INFO_UNACKED,      /* bytes sent and not yet acknowledged */
   LW_INFO_FLAGS,        /* bit 0 active, 1 recv enabled, 2 writable, 3 write shut, 4 closing */
+  LW_INFO_OPTIONS,      /* bit 0 TCP_NODELAY, 1 SO_KEEPALIVE */
+  LW_INFO_KEEP_IDLE,    /* keepalive idle time, ms */
+  LW_INFO_KEEP_INTVL,   /* keepalive probe interval, ms */
+  LW_INFO_KEEP_CNT,     /* keepalive probes before giving up */
+  LW_INFO_WND_MAX,      /* this connection's receive window size (lw_tcp_set_buffers) */
+  LW_INFO_SNDBUF_MAX,   /* this connection's send buffer size (lw_tcp_set_buffers) */
   LW_INFO_WORDS
 };
 

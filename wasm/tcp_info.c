@@ -42,6 +42,12 @@ LW_EXPORT int32_t lw_tcp_info(int32_t handle, uint32_t *out) {
   out[LW_INFO_NRTX] = pcb->nrtx;
   out[LW_INFO_RETRANSMITS] = e->retransmits;
   out[LW_INFO_UNACKED] = pcb->snd_nxt - pcb->lastack;
+  out[LW_INFO_OPTIONS] = (tcp_nagle_disabled(pcb) ? 1u : 0) | (ip_get_option(pcb, SOF_KEEPALIVE) ? 2u : 0);
+  out[LW_INFO_KEEP_IDLE] = pcb->keep_idle;
+  out[LW_INFO_KEEP_INTVL] = pcb->keep_intvl;
+  out[LW_INFO_KEEP_CNT] = pcb->keep_cnt;
+  out[LW_INFO_WND_MAX] = e->wnd;
+  out[LW_INFO_SNDBUF_MAX] = e->sndbuf;
   return 0;
 }
 

@@ -87,7 +87,15 @@ export interface StackStats {
     /** Size of WASM linear memory. */
     memoryBytes: number;
   };
-  packets: { in: number; inDropped: number; out: number };
+  /**
+   * Packet and byte counters since the stack started, over all its
+   * interfaces (removed ones included). `in`: packets handed to lwIP's
+   * input; `inDropped`: of those, packets lwIP dropped before any protocol
+   * took them (too short, no memory for a pbuf); `out`: packets lwIP emitted.
+   * `bytesIn`/`bytesOut`: the sum of the interfaces' counters
+   * (NetInterface.counters.bytesIn/bytesOut), whole IP packets.
+   */
+  packets: { in: number; inDropped: number; out: number; bytesIn: number; bytesOut: number };
 }
 
 /**
@@ -155,6 +163,8 @@ export class StackCore extends Emitter<CoreEvents> implements StackHost, LwSink,
   #fatalMessage = '';
   readonly #owners = new Map<number, HandleOwner>();
   readonly #interfaces = new Map<number, NetInterface>();
+  /** Byte counters of interfaces already removed, so stats() totals never go back. */
+  #retiredBytes = { in: 0, out: 0 };
   #queue = new EventQueue();
   /** The other queue: filled while one is dispatched (they swap). */
   #spare = new EventQueue();
@@ -325,6 +335,8 @@ export class StackCore extends Emitter<CoreEvents> implements StackHost, LwSink,
   removeInterface(iface: NetInterface): void {
     if (this.#interfaces.get(iface.id) !== iface) return;
     this.#interfaces.delete(iface.id);
+    this.#retiredBytes.in += iface.counters.bytesIn;
+    this.#retiredBytes.out += iface.counters.bytesOut;
     if (this.#state === 'open')
       this.call('NetInterface.remove', (x) => x.lw_netif_remove(iface.id));
   }
@@ -481,6 +493,16 @@ export class StackCore extends Emitter<CoreEvents> implements StackHost, LwSink,
     });
   }
 
+  #byteTotals(): { bytesIn: number; bytesOut: number } {
+    let bytesIn = this.#retiredBytes.in;
+    let bytesOut = this.#retiredBytes.out;
+    for (const iface of this.#interfaces.values()) {
+      bytesIn += iface.counters.bytesIn;
+      bytesOut += iface.counters.bytesOut;
+    }
+    return { bytesIn, bytesOut };
+  }
+
   /** Current figures; cheap enough for a status line, walks lwIP's pcb lists. */
   stats(): StackStats {
     const runtime = this.#runtime;
@@ -513,6 +535,7 @@ export class StackCore extends Emitter<CoreEvents> implements StackHost, LwSink,
         in: at(LwStat.IN_PACKETS),
         inDropped: at(LwStat.IN_DROPPED),
         out: at(LwStat.OUT_PACKETS),
+        ...this.#byteTotals(),
       },
     };
   }

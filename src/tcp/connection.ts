@@ -51,6 +51,20 @@ export interface TcpConnectionInfo {
   retransmissions: number;
   /** Retransmission timeouts in a row for the oldest unacknowledged segment (lwIP's backoff). */
   backoff: number;
+  /** TCP_NODELAY is set (Nagle's algorithm off); see setNoDelay. */
+  noDelay: boolean;
+  /** SO_KEEPALIVE is on; see setKeepAlive. */
+  keepAlive: boolean;
+  /** Keepalive idle time before the first probe, ms (lwIP's value even while keepalive is off). */
+  keepAliveIdleMs: number;
+  /** Keepalive interval between probes, ms. */
+  keepAliveIntervalMs: number;
+  /** Unanswered keepalive probes before the connection fails. */
+  keepAliveCount: number;
+  /** This connection's receive window size in bytes (the stack's tcp.window unless setBufferSizes changed it). */
+  receiveWindowSize: number;
+  /** This connection's send buffer size in bytes (the stack's tcp.sendBuffer unless setBufferSizes changed it). */
+  sendBufferSize: number;
 }
 
 type Phase = 'new' | 'connecting' | 'active' | 'closing' | 'closed';
@@ -345,6 +359,13 @@ export class TcpConnection extends Emitter<TcpConnectionEvents> implements Handl
       unacked: at(LwInfo.UNACKED),
       retransmissions: at(LwInfo.RETRANSMITS),
       backoff: at(LwInfo.NRTX),
+      noDelay: (at(LwInfo.OPTIONS) & 1) !== 0,
+      keepAlive: (at(LwInfo.OPTIONS) & 2) !== 0,
+      keepAliveIdleMs: at(LwInfo.KEEP_IDLE),
+      keepAliveIntervalMs: at(LwInfo.KEEP_INTVL),
+      keepAliveCount: at(LwInfo.KEEP_CNT),
+      receiveWindowSize: at(LwInfo.WND_MAX),
+      sendBufferSize: at(LwInfo.SNDBUF_MAX),
     };
   }
 

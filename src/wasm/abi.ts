@@ -153,7 +153,13 @@ export const LwInfo = {
   RETRANSMITS: 19,
   UNACKED: 20,
   FLAGS: 21,
-  WORDS: 22,
+  OPTIONS: 22,
+  KEEP_IDLE: 23,
+  KEEP_INTVL: 24,
+  KEEP_CNT: 25,
+  WND_MAX: 26,
+  SNDBUF_MAX: 27,
+  WORDS: 28,
 } as const;
 
 /** lwIP's enum tcp_state, by value. */

@@ -33,12 +33,14 @@ export interface TcpSocketOptions {
   /** Unanswered probes before the connection fails with ETIMEDOUT; only with keepAlive: true. */
   keepAliveCount?: number;
   /**
-   * SO_RCVBUF as this connection's receive window, clamped by lwIP. Needs
-   * per-connection buffer support in the TCP layer; until then it is
-   * ignored (the stack-wide `tcp.window` of Stack.create applies).
+   * SO_RCVBUF as this connection's receive window (TcpConnection.setBufferSizes:
+   * clamped to 1 KiB..8 MiB). Unset: the stack-wide `tcp.window` of Stack.create.
    */
   recvBufBytes?: number;
-  /** SO_SNDBUF as this connection's send-buffer limit; same caveat as recvBufBytes. */
+  /**
+   * SO_SNDBUF as this connection's send buffer (clamped to 2 KiB..8 MiB): the
+   * most bytes trySend takes that the peer has not acknowledged. Unset: `tcp.sendBuffer`.
+   */
   sendBufBytes?: number;
 }
 
@@ -184,15 +186,6 @@ export class OptionReader {
 }
 
 /**
- * The per-connection buffer setter this layer expects from src/tcp once it
- * exists (see the report accompanying src/watch). Feature-detected so the
- * options start working the day TcpConnection gains it.
- */
-interface BufferSizing {
-  setBufferSizes(sizes: { receiveWindow?: number; sendBuffer?: number }): void;
-}
-
-/**
  * @internal Applies the set socket options to a live connection,
  * best-effort: nothing here throws for a connection that ended meanwhile.
  * Returns the names of the options that could not be applied.
@@ -211,14 +204,7 @@ export function applySocketOptions(conn: TcpConnection, o: SocketOptions): strin
   } else if (o.keepAlive === false) {
     conn.setKeepAlive(false);
   }
-  if (o.recvBufBytes !== undefined || o.sendBufBytes !== undefined) {
-    const sizing = conn as TcpConnection & Partial<BufferSizing>;
-    if (typeof sizing.setBufferSizes === 'function')
-      sizing.setBufferSizes({ receiveWindow: o.recvBufBytes, sendBuffer: o.sendBufBytes });
-    else {
-      if (o.recvBufBytes !== undefined) skipped.push('recvBufBytes');
-      if (o.sendBufBytes !== undefined) skipped.push('sendBufBytes');
-    }
-  }
+  if (o.recvBufBytes !== undefined || o.sendBufBytes !== undefined)
+    conn.setBufferSizes({ receiveWindow: o.recvBufBytes, sendBuffer: o.sendBufBytes });
   return skipped;
 }

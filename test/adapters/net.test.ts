@@ -194,6 +194,81 @@ test('socket API: connect, data, end, close, address(), remote fields; IPv6', as
   n.close();
 });
 
+test('setNoDelay and setKeepAlive reach the connection (info())', async () => {
+  const n = await twoStacks();
+  const server = n.b.net.createServer((s) => s.pipe(s));
+  server.listen(7);
+  await once(server, 'listening');
+  const s = n.a.net.connect({ host: '10.0.0.2', port: 7 });
+  await once(s, 'connect');
+  const info = () => s.connection.info();
+  assert.is(info().keepAlive, false, 'keepalive is off by default');
+  s.setNoDelay(false);
+  assert.is(info().noDelay, false);
+  s.setNoDelay();
+  assert.is(info().noDelay, true, 'setNoDelay() means true, as in node:net');
+  s.setNoDelay(false);
+  assert.is(info().noDelay, false);
+  s.setKeepAlive(true, 5000);
+  assert.is(info().keepAlive, true);
+  assert.is(info().keepAliveIdleMs, 5000, 'initialDelay is the idle time before the first probe');
+  s.setKeepAlive(false);
+  assert.is(info().keepAlive, false);
+  s.destroy();
+  server.close();
+  n.close();
+});
+
+test('the noDelay / keepAlive connect options do the same', async () => {
+  const n = await twoStacks();
+  const server = n.b.net.createServer((s) => s.pipe(s));
+  server.listen(7);
+  await once(server, 'listening');
+  const plain = n.a.net.connect({ host: '10.0.0.2', port: 7 });
+  await once(plain, 'connect');
+  const s = n.a.net.connect({
+    host: '10.0.0.2',
+    port: 7,
+    noDelay: true,
+    keepAlive: true,
+    keepAliveInitialDelay: 7000,
+  });
+  await once(s, 'connect');
+  assert.is(plain.connection.info().keepAlive, false);
+  const info = s.connection.info();
+  assert.is(info.noDelay, true);
+  assert.is(info.keepAlive, true);
+  assert.is(info.keepAliveIdleMs, 7000);
+  assert.is.not(plain.connection.info().keepAliveIdleMs, 7000);
+  plain.destroy();
+  s.destroy();
+  server.close();
+  n.close();
+});
+
+test('createConnection works like connect: one echo, both signatures', async () => {
+  const n = await twoStacks();
+  const server = n.b.net.createServer((s) => s.pipe(s));
+  server.listen(7);
+  await once(server, 'listening');
+  const echo = async (s: StackSocket) => {
+    await once(s, 'connect');
+    const chunks: Buffer[] = [];
+    s.on('data', (d: Buffer) => chunks.push(d));
+    s.end('hello');
+    await once(s, 'close');
+    return Buffer.concat(chunks).toString();
+  };
+  let listenerRan = false;
+  const a = n.a.net.createConnection({ host: '10.0.0.2', port: 7 }, () => (listenerRan = true));
+  assert.is(await echo(a), 'hello');
+  assert.ok(listenerRan, 'the connect listener ran');
+  assert.is(a.remotePort, 7);
+  assert.is(await echo(n.a.net.createConnection(7, '10.0.0.2')), 'hello');
+  server.close();
+  n.close();
+});
+
 test('errors carry a code: ECONNREFUSED; bad hosts throw typed errors', async () => {
   const n = await twoStacks();
   const s = n.a.net.connect(1, '10.0.0.2');

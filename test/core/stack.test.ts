@@ -140,6 +140,55 @@ test('MTU 65535: big segments and an intact 8 MiB transfer', async () => {
   p.close();
 });
 
+test('stats().packets: packet and byte counts match the interfaces and the other side', async () => {
+  const p = await pair();
+  const zero = p.a.stats().packets;
+  assert.equal(zero, { in: 0, inDropped: 0, out: 0, bytesIn: 0, bytesOut: 0 });
+  p.b.listen({ port: 7 }, (s) => {
+    s.markActive();
+    s.on('readable', (d) => s.write(d));
+    s.on('readEOF', () => s.gracefulClose());
+  });
+  const c = p.a.connect({ address: '10.0.0.2', port: 7 });
+  const got = collect(c);
+  const payload = bytes(10_000);
+  writeAll(c, payload, () => c.shutdownWrite());
+  await until(p.clock, () => got.eof(), 'the echo');
+  assert.is(got.length(), payload.length);
+  await p.clock.settle();
+  for (const [stack, iface] of [
+    [p.a, p.ia],
+    [p.b, p.ib],
+  ] as const) {
+    const k = stack.stats().packets;
+    const n = iface.counters;
+    assert.is(k.in, n.packetsIn);
+    assert.is(k.out, n.packetsOut);
+    assert.is(k.bytesIn, n.bytesIn);
+    assert.is(k.bytesOut, n.bytesOut);
+    assert.is(k.inDropped, 0);
+    // Every packet carries at least a 20-byte IPv4 and a 20-byte TCP header,
+    // and the payload crossed once each way.
+    assert.ok(
+      k.bytesOut >= 40 * k.out + payload.length,
+      `out ${k.out} packets, ${k.bytesOut} bytes`,
+    );
+    assert.ok(k.bytesIn >= 40 * k.in + payload.length, `in ${k.in} packets, ${k.bytesIn} bytes`);
+  }
+  // A lossless link: what one side sent, the other received.
+  const sa = p.a.stats().packets;
+  const sb = p.b.stats().packets;
+  assert.is(sa.out, sb.in);
+  assert.is(sa.bytesOut, sb.bytesIn);
+  assert.is(sb.out, sa.in);
+  assert.is(sb.bytesOut, sa.bytesIn);
+  // Removing an interface does not take its bytes out of the totals.
+  p.ia.remove();
+  assert.is(p.a.stats().packets.bytesIn, sa.bytesIn);
+  assert.is(p.a.stats().packets.bytesOut, sa.bytesOut);
+  p.close();
+});
+
 test('output packets are copies the receiver owns', async () => {
   const clock = new VirtualClock();
   const s = await Stack.create({ clock });

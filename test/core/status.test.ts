@@ -5,7 +5,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { TcpConnection } from '../../src/index.js';
+import { StackError, TerminationReason, type TcpConnection } from '../../src/index.js';
 import { bytes, collect, pair, until, writeAll } from '../helpers/net.js';
 
 const test = suite('status');
@@ -31,6 +31,40 @@ test('stats(): totals always, one line per connection on request', async () => {
   assert.ok(line.receiveWindow > 0 && line.mss === 1460);
   assert.is(p.a.stats().perConnection, undefined, 'not computed unless asked');
   assert.equal([...p.a.connections()], [c]);
+  p.close();
+});
+
+test('StackError from a connection: connectionId, kind and retryable', async () => {
+  const p = await pair();
+  // Refused: the error names the connection it happened on.
+  const refused = p.a.connect({ address: '10.0.0.2', port: 81 });
+  await until(p.clock, () => !refused.alive, 'refusal');
+  const e1 = refused.error;
+  assert.ok(e1 instanceof StackError);
+  assert.is(e1.code, 'ECONNREFUSED');
+  assert.is(e1.kind, 'connection');
+  assert.is(e1.retryable, true);
+  assert.is(e1.connectionId, refused.id);
+  // Reset by the peer: ECONNRESET, kind 'connection', on this connection's id.
+  let accepted: TcpConnection | undefined;
+  p.b.listen({ port: 80 }, (c) => {
+    accepted = c;
+    c.markActive();
+  });
+  const other = p.a.connect({ address: '10.0.0.2', port: 80 });
+  const c = p.a.connect({ address: '10.0.0.2', port: 80 });
+  assert.is.not(c.id, other.id);
+  await until(p.clock, () => c.active && accepted !== undefined, 'established');
+  const peer = [...p.b.connections()].find((x) => x.peer.port === c.local.port)!;
+  peer.abort();
+  await until(p.clock, () => !c.alive, 'reset');
+  assert.is(c.terminationReason, TerminationReason.Reset);
+  const e2 = c.error;
+  assert.ok(e2 instanceof StackError);
+  assert.is(e2.code, 'ECONNRESET');
+  assert.is(e2.kind, 'connection');
+  assert.is(e2.connectionId, c.id);
+  assert.ok(other.alive, 'the other connection is untouched');
   p.close();
 });
 
