@@ -3,7 +3,9 @@
  * counterpart of linkInterfaces (src/stack/link.ts). Packets the kernel
  * routes into the device go to iface.inputMany, a batch per event-loop turn
  * (borrowed from the device: inputMany copies them into the stack);
- * packets the stack emits go to device.write as one batch each.
+ * packets the stack emits go to the device as one batch each, as pooled
+ * transient copies (NetInterface.onTransientOutput) given back once the
+ * device has written them or copied those it had to queue.
  *
  * The kernel runs in real time, so the stack should use a RealClock (the
  * default): a VirtualClock would not advance while the kernel waits.
@@ -49,10 +51,15 @@ export function attachTun(device: TunDevice, iface: NetInterface): TunLink {
     },
     { borrow: true },
   );
-  iface.onOutput((packets) => {
-    if (!open || device.closed) return;
-    delivered.toDevice += packets.length;
-    device.write(packets);
+  // Pooled copies, reused once released: writeBorrowed copies those it has to queue.
+  iface.onTransientOutput((packets) => {
+    try {
+      if (!open || device.closed) return;
+      delivered.toDevice += packets.length;
+      device.writeBorrowed(packets);
+    } finally {
+      iface.releaseOutput(packets);
+    }
   });
   return {
     close() {

@@ -268,6 +268,19 @@ export class TunDevice {
    * again; past `maxQueued` they are dropped and counted.
    */
   write(packets: readonly Uint8Array[]): void {
+    this.#write(packets, false);
+  }
+
+  /**
+   * @internal Like write(), for packets the caller reuses as soon as this
+   * returns (attachTun's pooled transient output): those the kernel does not
+   * take now are queued as copies, not by reference.
+   */
+  writeBorrowed(packets: readonly Uint8Array[]): void {
+    this.#write(packets, true);
+  }
+
+  #write(packets: readonly Uint8Array[], borrowed: boolean): void {
     this.#open('TunDevice.write');
     if (!Array.isArray(packets))
       throw StackError.invalidArgument('TunDevice.write', 'packets', 'must be an array');
@@ -279,12 +292,12 @@ export class TunDevice {
           'must be a Uint8Array',
         );
     if (this.#queue.length > 0) {
-      this.#enqueue(packets, 0);
+      this.#enqueue(packets, 0, borrowed);
       return;
     }
     const n = this.#writeNow(packets);
     if (n < packets.length) {
-      this.#enqueue(packets, n);
+      this.#enqueue(packets, n, borrowed);
       this.#repoll();
     }
   }
@@ -344,13 +357,13 @@ export class TunDevice {
     return n;
   }
 
-  #enqueue(packets: readonly Uint8Array[], start: number): void {
+  #enqueue(packets: readonly Uint8Array[], start: number, copy: boolean): void {
     for (let i = start; i < packets.length; i++) {
       if (this.#queue.length >= this.#maxQueued) {
         this.#counters.writeDropped += packets.length - i;
         return;
       }
-      this.#queue.push(packets[i]!);
+      this.#queue.push(copy ? packets[i]!.slice() : packets[i]!);
     }
   }
 

@@ -40,7 +40,8 @@ class FakeNative implements TunNative {
   }
   write(_h: TunHandle, packets: readonly Uint8Array[], start: number): number {
     const n = Math.min(this.accept, packets.length - start);
-    this.written.push(...packets.slice(start, start + n));
+    // The kernel copies what it takes: so do we (attachTun's packets are pooled).
+    for (let i = start; i < start + n; i++) this.written.push(packets[i]!.slice());
     return n;
   }
   stats(): [number, number] {
@@ -169,6 +170,50 @@ test('attachTun: lwIP answers an echo request arriving from the device', async (
     link.close();
     assert.equal(fake.polls.at(-1), '--', 'close() stops reading');
     fake.callback = undefined;
+  } finally {
+    link.close();
+    d.close();
+    stack.close();
+  }
+});
+
+test('attachTun: replies queued while the kernel takes nothing stay intact after the stack reuses its buffers', async () => {
+  const fake = new FakeNative();
+  const d = device(fake);
+  const stack = await Stack.create();
+  const iface = stack.addInterface({ ipv4: '10.77.0.1/24' });
+  const link = attachTun(d, iface);
+  // Each round's replies go out as one batch; wait for it before the next round.
+  let batchWritten: (() => void) | undefined;
+  const writeBorrowed = d.writeBorrowed.bind(d);
+  d.writeBorrowed = (packets) => {
+    writeBorrowed(packets);
+    batchWritten?.();
+  };
+  const payload = (seq: number) => new Uint8Array(1400).map((_, i) => (seq * 7 + i) & 0xff);
+  const rounds = 8;
+  const perRound = 40;
+  try {
+    fake.accept = 0; // EAGAIN for everything: every reply is queued
+    for (let r = 0; r < rounds; r++) {
+      const requests = [];
+      for (let i = 0; i < perRound; i++) {
+        const seq = r * perRound + i;
+        requests.push(echoRequest(7, seq, payload(seq), [10, 77, 0, 2], [10, 77, 0, 1]));
+      }
+      const written = new Promise<void>((resolve) => (batchWritten = resolve));
+      fake.callback!(0, requests);
+      await written;
+    }
+    assert.is(fake.written.length, 0);
+    assert.is(d.counters.queued, rounds * perRound);
+    fake.accept = Infinity;
+    fake.callback!(1, undefined);
+    assert.is(fake.written.length, rounds * perRound);
+    fake.written.forEach((p, k) => {
+      assert.is(echoReplySeq(p), k);
+      assert.equal(p.subarray(28), payload(k), `reply ${k} intact`);
+    });
   } finally {
     link.close();
     d.close();
