@@ -150,15 +150,33 @@ LW_EXPORT int32_t lw_netif_remove(int32_t id) {
  * fuzzer's heap check). */
 #define REASS_MAXAGE \
   (IP_REASS_MAXAGE > IPV6_REASS_MAXAGE ? IP_REASS_MAXAGE : IPV6_REASS_MAXAGE)
-#define REASS_KEEP_MS ((REASS_MAXAGE + 2) * 1000u)
-static u32_t reass_until;
+/* lwIP ages a partial datagram by counting calls of ip_reass_tmr and
+ * ip6_reass_tmr (one per IP_TMR_INTERVAL), not by the clock: it is freed on
+ * the call after its count reached 0, so REASS_MAXAGE + 1 calls after its
+ * last fragment free any datagram. The timer therefore counts the calls it
+ * still owes, not a deadline: when the host runs the timers late (a
+ * throttled page, or a long time advanced at once), a tick makes up every
+ * interval that passed, and the timer never stops before it made all of
+ * them. A deadline on the clock stopped it after a single late call, with
+ * IPv6 fragments still held (found by the fuzzer's heap check). */
+#define REASS_TICKS (REASS_MAXAGE + 2)
+static u32_t reass_ticks_left; /* calls still owed since the last fragment */
+static u32_t reass_last;       /* sys_now() when the current tick was scheduled */
 static int reass_running;
 
 static void reass_tick(void *arg) {
   (void)arg;
-  ip_reass_tmr();
-  ip6_reass_tmr();
-  if ((s32_t)(reass_until - sys_now()) > 0) {
+  u32_t now = sys_now();
+  u32_t due = (now - reass_last) / IP_TMR_INTERVAL;
+  if (due < 1) due = 1;
+  if (due > reass_ticks_left) due = reass_ticks_left;
+  for (u32_t i = 0; i < due; i++) {
+    ip_reass_tmr();
+    ip6_reass_tmr();
+  }
+  reass_ticks_left -= due;
+  if (reass_ticks_left > 0) {
+    reass_last = now;
     sys_timeout(IP_TMR_INTERVAL, reass_tick, NULL);
   } else {
     reass_running = 0;
@@ -187,9 +205,10 @@ static int is_fragment(const uint8_t *ptr, int32_t len) {
 }
 
 static void note_fragment(void) {
-  reass_until = sys_now() + REASS_KEEP_MS;
+  reass_ticks_left = REASS_TICKS;
   if (!reass_running) {
     reass_running = 1;
+    reass_last = sys_now();
     sys_timeout(IP_TMR_INTERVAL, reass_tick, NULL);
   }
 }
