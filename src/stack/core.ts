@@ -284,15 +284,7 @@ export class StackCore extends Emitter<CoreEvents> implements StackHost, LwSink,
       result = fn(runtime.exports, runtime);
     } catch (error) {
       this.#inCall = false;
-      if (error instanceof WebAssembly.RuntimeError) {
-        this.#fail(operation, error);
-        throw StackError.invalidState(
-          'ERR_STACK_FAILED',
-          operation,
-          `the stack failed: ${error.message}`,
-        );
-      }
-      throw error;
+      throw this.#failedBy(operation, error);
     }
     this.#afterCall(runtime);
     this.#inCall = false;
@@ -309,16 +301,19 @@ export class StackCore extends Emitter<CoreEvents> implements StackHost, LwSink,
     try {
       return fn(runtime.exports, runtime);
     } catch (error) {
-      if (error instanceof WebAssembly.RuntimeError) {
-        this.#fail(operation, error);
-        throw StackError.invalidState(
-          'ERR_STACK_FAILED',
-          operation,
-          `the stack failed: ${error.message}`,
-        );
-      }
-      throw error;
+      throw this.#failedBy(operation, error);
     }
+  }
+
+  /** What a throwing export call becomes: a trap fails the stack (ERR_STACK_FAILED); anything else passes. */
+  #failedBy(operation: string, error: unknown): unknown {
+    if (!(error instanceof WebAssembly.RuntimeError)) return error;
+    this.#fail(operation, error);
+    return StackError.invalidState(
+      'ERR_STACK_FAILED',
+      operation,
+      `the stack failed: ${error.message}`,
+    );
   }
 
   /** @internal */
