@@ -11,7 +11,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 
 export const repoRoot = new URL('../..', import.meta.url).pathname;
 
-function alive(pid: number): boolean {
+/** Whether a process with this PID is alive (signal 0). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -10,7 +10,10 @@
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { alive, finish, type RunResult } from '../helpers/namespace.js';
 import { ensure } from '../helpers/system.js';
+
+export { finish, type RunResult };
 
 const CI = process.env.CI === 'true';
 const isRoot = process.getuid?.() === 0;
@@ -51,22 +54,6 @@ export function uniqueTag(): string {
 /** A TUN device name unique to this process: lwt<pid><tag>, at most 15 bytes. */
 export function deviceName(tag: string): string {
   return `lwt${process.pid}${tag}`.slice(0, 15);
-}
-
-/** Output of a finished child. */
-export interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**
@@ -157,28 +144,6 @@ export class Netns {
     const out = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout ?? '';
     return out.split('\n').some((line) => line.split(' ')[0] === this.name);
   }
-}
-
-/** Collects a child's output and resolves when it exits; kills it by PID after `timeoutMs`. */
-export function finish(child: ChildProcess, what: string, timeoutMs = 60_000): Promise<RunResult> {
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL');
-      reject(new Error(`${what}: no exit within ${timeoutMs} ms\n${stdout}${stderr}`));
-    }, timeoutMs);
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
 }
 
 /** Resolves when the child prints `line` on stdout (rejects if it exits first or after `timeoutMs`). */
