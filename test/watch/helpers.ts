@@ -13,6 +13,7 @@ import {
   ipEndpoint,
   type TcpAcceptOption,
   type TcpAcceptWatcher,
+  type TcpConnectOption,
   type TcpConnectionOption,
   type TcpConnectionWatcher,
   type TcpStream,
@@ -122,14 +123,19 @@ export function acceptOn(
   return { watcher, streams, errors };
 }
 
-/** Connects a to b:port with a connect watcher; resolves with the stream. */
-export async function connectTo(p: Pair, address = '10.0.0.2', port = 80): Promise<TcpStream> {
+/** Connects a to b:port with a connect watcher (and its option); resolves with the stream. */
+export async function connectTo(
+  p: Pair,
+  address = '10.0.0.2',
+  port = 80,
+  option: TcpConnectOption = {},
+): Promise<TcpStream> {
   let stream: TcpStream | undefined;
   let error = 0;
   createTcpConnectWatcher(
     p.a,
     ipEndpoint(address, port),
-    {},
+    option,
     (s) => (stream = s),
     (e) => (error = e),
   ).start();

@@ -15,7 +15,7 @@ import {
   type TcpStream,
 } from '../../src/watch/index.js';
 import { bytes, pair, until, type Pair } from '../helpers/net.js';
-import { acceptOn, streamPair, watch } from './helpers.js';
+import { acceptOn, connectTo, streamPair, watch } from './helpers.js';
 
 const test = suite('watch options');
 
@@ -63,21 +63,6 @@ function showsDefaults(conn: TcpConnection, what: string): void {
   assert.is(info.sendBufferSize, 1 << 20, `${what}: stack-wide send buffer`);
 }
 
-async function connectWith(p: Pair, option: TcpSocketOptions): Promise<TcpStream> {
-  let stream: TcpStream | undefined;
-  let error = 0;
-  createTcpConnectWatcher(
-    p.a,
-    ipEndpoint('10.0.0.2', 80),
-    option,
-    (s) => (stream = s),
-    (e) => (error = e),
-  ).start();
-  await until(p.clock, () => stream !== undefined || error !== 0, 'connect');
-  if (!stream) throw new Error(`connect failed: errno ${error}`);
-  return stream;
-}
-
 test('TcpAcceptOption: socket options reach each accepted connection', async () => {
   const p = await pair();
   await streamPair(p, options);
@@ -90,7 +75,7 @@ test('TcpAcceptOption: socket options reach each accepted connection', async () 
 test('TcpConnectOption: socket options reach the outgoing connection', async () => {
   const p = await pair();
   const { streams } = acceptOn(p);
-  await connectWith(p, options);
+  await connectTo(p, '10.0.0.2', 80, options);
   await until(p.clock, () => streams.length === 1, 'accept');
   shows(only(p.a), expected, 'outgoing connection');
   showsDefaults(only(p.b), 'the server, which set nothing');
