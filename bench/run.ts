@@ -109,6 +109,24 @@ async function nodeLoopback(mode: Mode): Promise<number> {
   return TOTAL / MiB / seconds;
 }
 
+/** Writes TOTAL bytes of CHUNK on `c` as fast as it takes them (from becameActive, on each writable edge), then FIN. */
+function sendTotal(c: TcpConnection): void {
+  let sent = 0;
+  let offset = 0;
+  const pump = () => {
+    while (sent < TOTAL) {
+      const n = c.write(CHUNK.subarray(offset));
+      if (n === 0) return;
+      sent += n;
+      offset = (offset + n) % CHUNK.length;
+    }
+    c.off('writable', pump);
+    c.shutdownWrite();
+  };
+  c.on('becameActive', pump);
+  c.on('writable', pump);
+}
+
 /** Two stacks on a memory link, real clock: MiB/s. */
 async function stackBulk(mtu: number, mode: Mode): Promise<number> {
   const a = await Stack.create({ seed: 1 });
@@ -132,20 +150,7 @@ async function stackBulk(mtu: number, mode: Mode): Promise<number> {
   });
   const t0 = performance.now();
   const c = a.connect({ address: '10.0.0.2', port: 9 });
-  let sent = 0;
-  let offset = 0;
-  const pump = () => {
-    while (sent < TOTAL) {
-      const n = c.write(CHUNK.subarray(offset));
-      if (n === 0) return;
-      sent += n;
-      offset = (offset + n) % CHUNK.length;
-    }
-    c.off('writable', pump);
-    c.shutdownWrite();
-  };
-  c.on('becameActive', pump);
-  c.on('writable', pump);
+  sendTotal(c);
   await done;
   const seconds = (t1 - t0) / 1000;
   a.close();
@@ -249,20 +254,7 @@ async function rawWrite(): Promise<number> {
   const p = await adapterPair();
   const t0 = performance.now();
   const c = p.a.connect({ address: '10.0.0.2', port: 9 });
-  let sent = 0;
-  let offset = 0;
-  const pump = () => {
-    while (sent < TOTAL) {
-      const n = c.write(CHUNK.subarray(offset));
-      if (n === 0) return;
-      sent += n;
-      offset = (offset + n) % CHUNK.length;
-    }
-    c.off('writable', pump);
-    c.shutdownWrite();
-  };
-  c.on('becameActive', pump);
-  c.on('writable', pump);
+  sendTotal(c);
   await p.done;
   p.close();
   return TOTAL / MiB / ((p.end() - t0) / 1000);
