@@ -23,6 +23,7 @@ import type { TcpConnection } from '../tcp/connection.js';
 import type { TcpEndpoint } from '../tcp/endpoint.js';
 import { Emitter } from '../util/emitter.js';
 import { borrowedReads } from './dialer.js';
+import { giveHold, takeHold } from './hold-pool.js';
 
 /** 'up' is client -> upstream, 'down' is upstream -> client. */
 export type RelayDirection = 'up' | 'down';
@@ -93,8 +94,17 @@ export class Relay extends Emitter<RelayEvents> {
   #lastActivity = performance.now();
   #bytesUp = 0;
   #bytesDown = 0;
+  /**
+   * Client chunks handed to socket.write and not yet written, oldest first:
+   * they are transient copies (setTransientReads), given back to the stack
+   * as each write completes (write callbacks run in order).
+   */
+  readonly #inWrite: Uint8Array[] = [];
+  #inWriteHead = 0;
   /** Upstream bytes the connection has not taken yet (at most one socket chunk). */
   #pendingDown: Uint8Array | undefined;
+  /** The pooled buffer #pendingDown lies in, when it had to outlive a borrowed read. */
+  #hold: Uint8Array | undefined;
   #upstreamEnded = false;
   #pausedUp = false;
   #pausedDown = false;
@@ -117,6 +127,7 @@ export class Relay extends Emitter<RelayEvents> {
       options.target ?? `${socket.remoteAddress ?? '?'} port ${socket.remotePort ?? '?'}`;
     this.#idleMs = options.idleTimeoutMs ?? 0;
 
+    connection.setTransientReads(true);
     connection.on('readable', (data) => this.#up(data));
     connection.on('readEOF', () => this.#clientEnded());
     connection.on('writable', () => this.#flushDown());
@@ -196,7 +207,7 @@ export class Relay extends Emitter<RelayEvents> {
   end(): void {
     if (this.#closed) return;
     this.#socket.end();
-    this.#pendingDown = undefined;
+    this.#dropPending();
     // Both directions flow again, into the bin, so that each peer's FIN gets through.
     this.#setPaused('up', false);
     this.#setPaused('down', false);
@@ -216,7 +227,10 @@ export class Relay extends Emitter<RelayEvents> {
 
   #up(data: Uint8Array): void {
     const socket = this.#socket;
-    if (socket.writableEnded || socket.destroyed) return; // after end(): discarded
+    if (socket.writableEnded || socket.destroyed) {
+      this.#conn.releaseRead(data); // after end(): discarded
+      return;
+    }
     this.#touch();
     this.#bytesUp += data.length;
     // One TUN batch brings many segments of a flow, each its own 'readable'
@@ -227,8 +241,22 @@ export class Relay extends Emitter<RelayEvents> {
       socket.cork();
       process.nextTick(this.#uncork);
     }
-    if (!socket.write(data)) this.#setPaused('up', true);
+    this.#inWrite.push(data);
+    if (!socket.write(data, this.#written)) this.#setPaused('up', true);
   }
+
+  /** A socket write completed (or failed): its chunk goes back to the stack. */
+  readonly #written = (): void => {
+    const queue = this.#inWrite;
+    const chunk = queue[this.#inWriteHead];
+    if (chunk === undefined) return;
+    queue[this.#inWriteHead++] = undefined as never;
+    if (this.#inWriteHead === queue.length || this.#inWriteHead >= 1024) {
+      queue.splice(0, this.#inWriteHead);
+      this.#inWriteHead = 0;
+    }
+    this.#conn.releaseRead(chunk);
+  };
 
   readonly #uncork = (): void => {
     this.#corked = false;
@@ -247,25 +275,37 @@ export class Relay extends Emitter<RelayEvents> {
     if (this.#conn.writeEnded || !this.#conn.alive) return; // after end(): discarded
     if (this.#pendingDown) {
       // Only chunks already in flight inside the stream get here; keep order.
-      const joined = new Uint8Array(this.#pendingDown.length + chunk.length);
-      joined.set(this.#pendingDown);
-      joined.set(chunk, this.#pendingDown.length);
-      this.#pendingDown = joined;
+      this.#keepPending(this.#pendingDown, chunk);
       return;
     }
     this.#pendingDown = chunk;
     this.#flushDown();
     // What the connection did not take yet must outlive the borrowed chunk.
-    if (borrowed && this.#pendingDown === chunk) this.#pendingDown = chunk.slice();
-    else if (borrowed && this.#pendingDown?.buffer === chunk.buffer)
-      this.#pendingDown = this.#pendingDown.slice();
+    if (borrowed && this.#pendingDown) this.#keepPending(this.#pendingDown);
+  }
+
+  /** Copies `a` (then `b`) into a pooled buffer as the new #pendingDown. */
+  #keepPending(a: Uint8Array, b?: Uint8Array): void {
+    const length = a.length + (b?.length ?? 0);
+    const hold = takeHold(length);
+    hold.set(a);
+    if (b) hold.set(b, a.length);
+    if (this.#hold) giveHold(this.#hold);
+    this.#hold = hold;
+    this.#pendingDown = hold.subarray(0, length);
+  }
+
+  #dropPending(): void {
+    this.#pendingDown = undefined;
+    if (this.#hold) giveHold(this.#hold);
+    this.#hold = undefined;
   }
 
   #flushDown(): void {
     const pending = this.#pendingDown;
     if (pending) {
       if (!this.#conn.alive || this.#conn.writeEnded) {
-        this.#pendingDown = undefined;
+        this.#dropPending();
       } else {
         const n = this.#conn.write(pending);
         this.#bytesDown += n;
@@ -274,7 +314,7 @@ export class Relay extends Emitter<RelayEvents> {
           this.#setPaused('down', true);
           return;
         }
-        this.#pendingDown = undefined;
+        this.#dropPending();
       }
     }
     this.#setPaused('down', false);
@@ -324,7 +364,7 @@ export class Relay extends Emitter<RelayEvents> {
     if (this.#closed || !this.#connDone || !this.#socketDone) return;
     this.#closed = true;
     if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
-    this.#pendingDown = undefined;
+    this.#dropPending();
     const summary: RelaySummary = {
       id: this.id,
       client: this.client,

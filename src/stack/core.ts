@@ -163,6 +163,8 @@ export class StackCore extends Emitter<CoreEvents> implements StackHost, LwSink,
   #fatalMessage = '';
   readonly #owners = new Map<number, HandleOwner>();
   readonly #interfaces = new Map<number, NetInterface>();
+  /** Handles whose received chunks are transient copies (TcpConnection.setTransientReads). */
+  readonly #transientReads = new Set<number>();
   /** Byte counters of interfaces already removed, so stats() totals never go back. */
   #retiredBytes = { in: 0, out: 0 };
   #queue = new EventQueue();
@@ -220,15 +222,35 @@ export class StackCore extends Emitter<CoreEvents> implements StackHost, LwSink,
     // when nothing else was queued in between (fewer, larger 'readable's).
     const q = this.#queue;
     const last = q.length - 1;
+    const transient = this.#transientReads.has(handle);
     if (last >= 0 && q.nums[last * 5] === handle) {
       const prev = q.data[last];
-      const merged = prev && runtime.append(prev, ptr, len);
+      const merged =
+        prev &&
+        (transient ? runtime.appendTransient(prev, ptr, len) : runtime.append(prev, ptr, len));
       if (merged) {
         q.data[last] = merged;
         return;
       }
     }
-    q.push(handle, 0, 0, 0, runtime.copyOut(ptr, len));
+    q.push(
+      handle,
+      0,
+      0,
+      0,
+      transient ? runtime.copyOutTransient(ptr, len) : runtime.copyOut(ptr, len),
+    );
+  }
+
+  /** @internal See StackHost.setTransientReads. */
+  setTransientReads(handle: number, enabled: boolean): void {
+    if (enabled) this.#transientReads.add(handle);
+    else this.#transientReads.delete(handle);
+  }
+
+  /** @internal See StackHost.releaseRead. */
+  releaseRead(chunk: Uint8Array): void {
+    this.#runtime?.release(chunk);
   }
 
   /** @internal */
@@ -324,6 +346,7 @@ export class StackCore extends Emitter<CoreEvents> implements StackHost, LwSink,
   /** @internal */
   unregister(handle: number): void {
     this.#owners.delete(handle);
+    this.#transientReads.delete(handle);
   }
 
   /** @internal */

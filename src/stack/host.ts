@@ -12,7 +12,7 @@ import type { NetInterface } from './interface.js';
 export interface HandleOwner {
   /** An LwEvent for this handle (a, b as in wasm/abi.h). */
   handleEvent(kind: number, a: number, b: number): void;
-  /** Received bytes (a fresh copy). */
+  /** Received bytes (a fresh copy, or a transient one: see setTransientReads). */
   handleData(bytes: Uint8Array): void;
 }
 
@@ -37,6 +37,13 @@ export interface StackHost {
   removeInterface(iface: NetInterface): void;
   /** Gives back packets an interface emitted as transient copies (NetInterface.onTransientOutput). */
   releaseOutput(packets: readonly Uint8Array[]): void;
+  /**
+   * From now on, chunks received on `handle` are pooled transient copies
+   * (true) or fresh copies (false). Cleared by unregister().
+   */
+  setTransientReads(handle: number, enabled: boolean): void;
+  /** Gives back a chunk received as a transient copy (anything else is ignored). */
+  releaseRead(chunk: Uint8Array): void;
   /** Draws from the stack's seeded random source (jitter, backoff). */
   random(): number;
 }

@@ -329,6 +329,34 @@ export class TcpConnection extends Emitter<TcpConnectionEvents> implements Handl
     this.#call('setBufferSizes', (x) => x.lw_tcp_set_buffers(this.#handle, wnd, snd));
   }
 
+  /**
+   * For relays and other consumers that are done with each chunk soon
+   * after it arrives: from now on, `readable` chunks are pooled copies that
+   * the stack reuses once given back with releaseRead(chunk), so a bulk
+   * transfer recycles a few slabs instead of leaving one fresh buffer per
+   * segment to the garbage collector. A chunk must not be read after it is
+   * given back; one never given back is simply collected. Off by default:
+   * chunks are then the caller's to keep.
+   */
+  setTransientReads(enabled = true): void {
+    if (typeof enabled !== 'boolean')
+      throw StackError.invalidArgument('setTransientReads', 'enabled', 'must be a boolean');
+    if (!this.#alive) return;
+    this.#host.setTransientReads(this.#handle, enabled);
+  }
+
+  /**
+   * Gives back a `readable` chunk received after setTransientReads(true),
+   * once nothing reads it any more. Chunks that are not transient copies
+   * are ignored. Give each chunk back once: a second release can let the
+   * stack reuse memory that a later chunk still occupies.
+   */
+  releaseRead(chunk: Uint8Array): void {
+    if (!(chunk instanceof Uint8Array))
+      throw StackError.invalidArgument('releaseRead', 'chunk', 'must be a Uint8Array');
+    this.#host.releaseRead(chunk);
+  }
+
   /** Sets TCP_NODELAY (true disables Nagle's algorithm). */
   setNoDelay(on = true): void {
     if (!this.#alive) return;

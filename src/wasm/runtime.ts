@@ -48,6 +48,9 @@ export class LwipRuntime {
   #tSlab: Uint8Array | undefined;
   #tUsed = 0;
   #tLive = 0;
+  /** The most recent transient copy and where it starts (see appendTransient()). */
+  #tLastPiece: Uint8Array | undefined;
+  #tLastStart = 0;
   /**
    * Earlier transient slabs with copies still out, by buffer: their live
    * counts. Weak: a slab whose copies are dropped unreleased is collected.
@@ -192,7 +195,24 @@ export class LwipRuntime {
     slab.set(this.u8().subarray(ptr, ptr + len), at);
     this.#tUsed = (at + len + 7) & ~7;
     this.#tLive++;
-    return slab.subarray(at, at + len);
+    this.#tLastStart = at;
+    return (this.#tLastPiece = slab.subarray(at, at + len));
+  }
+
+  /**
+   * append() for transient copies: if `piece` is the most recent copy
+   * copyOutTransient() or appendTransient() returned and its slab has room
+   * right after it, copies [ptr, ptr+len) there and returns one view over
+   * both (still one copy to release); otherwise returns undefined.
+   */
+  appendTransient(piece: Uint8Array, ptr: number, len: number): Uint8Array | undefined {
+    const slab = this.#tSlab;
+    if (piece !== this.#tLastPiece || !slab) return undefined;
+    const end = this.#tLastStart + piece.length;
+    if (end + len > SLAB_SIZE) return undefined;
+    slab.set(this.u8().subarray(ptr, ptr + len), end);
+    this.#tUsed = (end + len + 7) & ~7;
+    return (this.#tLastPiece = slab.subarray(this.#tLastStart, end + len));
   }
 
   /** Gives back a copy made by copyOutTransient (anything else is ignored). */
@@ -200,14 +220,17 @@ export class LwipRuntime {
     const buffer = copy.buffer;
     if (this.#tSlab !== undefined && buffer === this.#tSlab.buffer) {
       // The slab being filled: once nothing of it is out, fill it from the start again.
-      if (--this.#tLive === 0) this.#tUsed = 0;
+      if (--this.#tLive === 0) {
+        this.#tUsed = 0;
+        this.#tLastPiece = undefined;
+      }
       return;
     }
     const out = this.#tOut.get(buffer);
     if (!out) return;
     if (--out.live > 0) return;
     this.#tOut.delete(buffer);
-    if (this.#tFree.length < 4) this.#tFree.push(out.slab);
+    if (this.#tFree.length < 16) this.#tFree.push(out.slab);
   }
 
   /** Copies `data` into the scratch area and returns its address. */
