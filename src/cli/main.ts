@@ -8,10 +8,6 @@
  *   lwip-wasm proxy ...       the transparent TUN proxy (tun2socks job)
  *   lwip-wasm help            this text
  */
-import { runDemo } from './demo.js';
-import { runProxy } from './proxy.js';
-import { runProxyDemo } from './proxy-demo.js';
-import { runSim } from './sim.js';
 
 const USAGE = `usage: lwip-wasm <command> [options]
 
@@ -28,15 +24,18 @@ commands:
 
 type Command = (args: string[]) => Promise<number>;
 
+// Each command loads its own modules when it runs: the proxy, a long-lived
+// process whose memory is measured, does not carry the simulator, pcap
+// writer, watcher layer and the rest of the package.
 const commands: Record<string, Command> = {
   demo: async (args) => {
-    const code = await runDemo(args);
+    const code = await (await import('./demo.js')).runDemo(args);
     if (code !== 0 || args.length > 0) return code;
     // The main job through a real TUN device, when this machine allows it.
-    return runProxyDemo();
+    return (await import('./proxy-demo.js')).runProxyDemo();
   },
-  proxy: runProxy,
-  sim: runSim,
+  proxy: async (args) => (await import('./proxy.js')).runProxy(args),
+  sim: async (args) => (await import('./sim.js')).runSim(args),
   help: async () => {
     process.stdout.write(USAGE);
     return 0;

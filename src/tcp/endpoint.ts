@@ -14,22 +14,35 @@ export interface TcpEndpoint {
   readonly port: number;
 }
 
+/** Bytes of one IPv6 address being formatted (endpointsOf runs once per connection). */
+const v6Bytes = new Uint8Array(16);
+
+/** The text of the address stored at info[at..at+4] (memory order, as lwIP keeps it). */
+function addressText(info: Uint32Array, at: number, family: 4 | 6): string {
+  const w = info[at]!;
+  if (family === 4) return `${w & 255}.${(w >>> 8) & 255}.${(w >>> 16) & 255}.${w >>> 24}`;
+  for (let i = 0; i < 4; i++) {
+    const x = info[at + i]!;
+    v6Bytes[i * 4] = x & 255;
+    v6Bytes[i * 4 + 1] = (x >>> 8) & 255;
+    v6Bytes[i * 4 + 2] = (x >>> 16) & 255;
+    v6Bytes[i * 4 + 3] = x >>> 24;
+  }
+  return formatIp(v6Bytes);
+}
+
 /** Reads local and remote endpoints out of an lw_tcp_info result. */
 export function endpointsOf(info: Uint32Array): { local: TcpEndpoint; peer: TcpEndpoint } {
   const family = info[LwInfo.FAMILY] === 6 ? 6 : 4;
-  const bytes = (at: number) => {
-    const b = new Uint8Array(info.buffer, info.byteOffset + at * 4, 16);
-    return family === 4 ? b.slice(0, 4) : b.slice();
-  };
   return {
     local: {
       family,
-      address: formatIp(bytes(LwInfo.LOCAL_IP)),
+      address: addressText(info, LwInfo.LOCAL_IP, family),
       port: info[LwInfo.LOCAL_PORT] ?? 0,
     },
     peer: {
       family,
-      address: formatIp(bytes(LwInfo.REMOTE_IP)),
+      address: addressText(info, LwInfo.REMOTE_IP, family),
       port: info[LwInfo.REMOTE_PORT] ?? 0,
     },
   };
