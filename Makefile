@@ -77,7 +77,7 @@ ifeq ($(shell uname -s),Linux)
 TUN_ADDON := tun/build/Release/tun.node
 endif
 
-tun/build/Release/tun.node: tun/tun.c tun/binding.gyp
+tun/build/Release/tun.node: tun/addon.c tun/device.c tun/device.h tun/binding.gyp
 	$(NODE_GYP) rebuild -C tun $(NODEDIR) --loglevel=error
 
 tun: apt $(TUN_ADDON)

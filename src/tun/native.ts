@@ -1,6 +1,6 @@
 /**
  * The typed view of tun.node, the native TUN bridge built from tun/ (see
- * tun/tun.c for what it does and why readiness is a uv_poll). The addon is
+ * tun/addon.c for what it does and why readiness is a uv_poll). The addon is
  * loaded on first use, through a dynamic import of node:module, so that
  * nothing here is touched by code (or a browser bundle) that never opens a
  * TUN device. Its errors become StackErrors that keep the errno name as code.
@@ -13,7 +13,7 @@ export type TunHandle = { readonly __tunHandle: unique symbol };
 /** What the addon calls back with: packets (0), writable (1) or the error that stopped reading (2). */
 export type TunCallback = (kind: 0 | 1 | 2, value: Uint8Array[] | Error | undefined) => void;
 
-/** The functions of tun.node; tun/tun.c documents each one. */
+/** The functions of tun.node; tun/addon.c documents each one. */
 export interface TunNative {
   open(name: string, multiQueue: boolean, offload: boolean): [TunHandle, string];
   configure(handle: TunHandle, mtu: number, up: boolean): number;

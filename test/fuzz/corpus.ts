@@ -1,5 +1,5 @@
 /**
- * Seed programs for the native fuzzer (test/fuzz/harness.c), from real
+ * Seed programs for the native fuzzer (test/fuzz/ops.c), from real
  * captures: two stacks from test/helpers/net.ts pair() run handshakes,
  * echoes, bulk transfers, refusals, resets and half-closes over IPv4 and
  * IPv6 while capture() records b's interface into a pcap file. Each capture
@@ -59,7 +59,7 @@ export const Fix = { LEN: 1, IP: 2, L4: 4, ALL: 7 } as const;
 /** Family codes of OP_LISTEN / OP_CONNECT. */
 export const Family = { V4: 0, V6: 1, ANY: 2 } as const;
 
-/** Address selectors: indexes into the harness's tables (harness.c v4[] / v6[]). */
+/** Address selectors: indexes into the harness's tables (ops.c v4[] / v6[]). */
 const V4 = ['10.0.0.1', '10.0.0.2', '10.0.1.1', '10.0.2.1', '10.0.2.77'];
 const V6 = ['fd00::1', 'fd00::2', 'fd01::1', 'fd02::1', 'fd02::77'];
 const NULL_ADDR = 0xfe;

@@ -1,11 +1,13 @@
 /*
- * test/fuzz/harness.h: what the native fuzzer's two files share.
+ * test/fuzz/harness.h: what the native fuzzer's three files share.
  *
  * The fuzzer (build/fuzz/lwip-fuzz) links lwIP and the C glue (the .c files of wasm/)
- * natively, with libFuzzer, AddressSanitizer and UBSan. harness.c reads
+ * natively, with libFuzzer, AddressSanitizer and UBSan. ops.c reads
  * each input as a small program of operations (the format is below; the
  * seed generator test/fuzz/corpus.ts writes the same format) and makes the
- * calls JavaScript can make. imports.c stands in for JavaScript: it
+ * calls JavaScript can make; checks.c checks their results, the stack's
+ * counts after each one, and that each program leaves nothing behind
+ * (set-up and tear-down). imports.c stands in for JavaScript: it
  * implements the js_* imports of wasm/abi.h and checks, on every event, the
  * promises abi.h makes (one termination per handle, no event for a dead
  * handle, data only while active, well-formed outgoing packets).
@@ -24,7 +26,7 @@ enum fuzz_op {
   /* netif(u8) fix(u8: 1 IP length, 2 IP checksum, 4 TCP/ICMP checksum)
    * len(u16) bytes[len] -> lw_netif_input */
   OP_INPUT = 0,
-  /* A TCP segment built from fields (see harness.c, op_tcp): valid headers
+  /* A TCP segment built from fields (see ops.c, op_tcp): valid headers
    * and checksums unless asked otherwise; seq/ack relative to a live pcb. */
   OP_TCP,
   /* ms(u16; >= 0xF000 means (v - 0xF000) << 20): advance the clock, running
@@ -78,6 +80,46 @@ extern int32_t fuzz_connect_ended;
 extern int fuzz_in_input;
 /* Print each operation and event to stderr (LWFUZZ_TRACE=1). */
 extern int fuzz_trace;
+
+/* Calls an export with the "inside an export" flag set. */
+#define X(call)                        \
+  ({                                   \
+    fuzz_in_export++;                  \
+    __typeof__(call) result_ = (call); \
+    fuzz_in_export--;                  \
+    result_;                           \
+  })
+#define XV(call)       \
+  do {                 \
+    fuzz_in_export++;  \
+    call;              \
+    fuzz_in_export--;  \
+  } while (0)
+
+/* ---- ops.c: the program and its operations ---- */
+
+/* Which interface ids are in use: 1 = a base interface as set up, 2 =
+ * added by the program (teardown removes those and restores the base). */
+extern int fuzz_netif_used[16];
+/* Adds base interface i (0..BASE_NETIFS-1); returns the id lwIP gave it. */
+int32_t fuzz_add_base(int i);
+/* Buffers the program got from lw_buf_alloc (teardown frees them). */
+#define NBUFS 8
+extern void *fuzz_bufs[NBUFS];
+
+/* ---- checks.c: checks around the operations, set-up and tear-down ---- */
+
+/* Whether h is a live handle of that kind (then a call must not answer stale). */
+int fuzz_expect_live(int32_t h, uint8_t kind);
+/* Checks a call's result on h against fuzz_expect_live's answer. */
+void fuzz_check_handle_result(const char *what, int32_t h, int32_t rc, int live);
+uint32_t fuzz_heap_used(void);
+/* After every operation: lw_stats agrees with the events. */
+void fuzz_check_stats(void);
+/* After every operation: learns the addresses of new held SYNs. */
+void fuzz_learn_held(void);
+/* After every program: back to the start, and nothing leaked. */
+void fuzz_teardown(void);
 
 /* ---- imports.c: the stand-in for JavaScript ---- */
 
