@@ -21,7 +21,7 @@
  * median of BENCH_TUN_RUNS runs (default 3) of BENCH_TUN_SECONDS seconds
  * (default 5). For work on one figure, BENCH_TUN_TESTS (up,down,rate),
  * BENCH_TUN_MTUS (65520,1500) and BENCH_TUN_SIDES (lwip-wasm,slirp4netns)
- * narrow the run, and BENCH_TUN_NODE_FLAGS adds flags to the proxy's node
+ * narrow the run, and BENCH_TUN_NODE_OPTIONS becomes the proxy's NODE_OPTIONS
  * (e.g. --cpu-prof). Targets: every ratio lwip-wasm / slirp4netns >= 1.0, the
  * proxy's peak RSS < 64 MiB. Every child is bounded in time and ended by
  * PID; the namespaces are deleted whatever happens.
@@ -147,11 +147,10 @@ async function startSide(side: Side, mtu: number): Promise<Session> {
     let child: ChildProcess;
     if (side === 'lwip-wasm') {
       child = track(
+        // The bin file itself, as npx runs it: its #! line picks Node's flags.
         spawn(
-          process.execPath,
+          'dist/cli/main.js',
           [
-            ...(process.env.BENCH_TUN_NODE_FLAGS ?? '').split(' ').filter(Boolean),
-            'dist/cli/main.js',
             'proxy',
             '--tun',
             ns.device,
@@ -170,7 +169,11 @@ async function startSide(side: Side, mtu: number): Promise<Session> {
             '--max-flows',
             '4096',
           ],
-          { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+          {
+            cwd: repoRoot,
+            stdio: ['ignore', 'pipe', 'pipe'],
+            env: { ...process.env, NODE_OPTIONS: process.env.BENCH_TUN_NODE_OPTIONS ?? '' },
+          },
         ),
       );
       await lineStarting(child, 'proxy ready', 15_000);
