@@ -125,37 +125,12 @@ export function connectSocket(
 ): Promise<Socket> {
   const loaded = (netModule ??= import('node:net').then((m) => (netModule = m)));
   if (loaded instanceof Promise) return loaded.then(() => connectSocket(target, signal, options));
-  const { connect } = loaded;
   return new Promise((resolve, reject) => {
     if (signal.aborted) {
       reject(signal.reason);
       return;
     }
-    let reads: BorrowedReads | undefined;
-    const socket = connect({
-      host: target.host,
-      port: target.port,
-      allowHalfOpen: true,
-      ...(options.borrowReads
-        ? {
-            onread: {
-              buffer: () => (sharedReadBuffer ??= new Uint8Array(256 << 10)),
-              callback: (n: number, buffer: Uint8Array) => {
-                if (reads!.sink) {
-                  reads!.sink(buffer.subarray(0, n));
-                  return true;
-                }
-                reads!.early.push(buffer.slice(0, n));
-                return false; // pauses the socket until a sink is set and it is resumed
-              },
-            },
-          }
-        : {}),
-    });
-    if (options.borrowReads) {
-      reads = { sink: undefined, early: [] };
-      (socket as Socket & { [BORROWED]?: BorrowedReads })[BORROWED] = reads;
-    }
+    const socket = openSocket(loaded, target, options);
     const onAbort = () => {
       socket.destroy();
       reject(signal.reason);
@@ -169,17 +144,70 @@ export function connectSocket(
     socket.once('connect', () => {
       signal.removeEventListener('abort', onAbort);
       socket.off('error', onError);
-      socket.setNoDelay(true);
       resolve(socket);
     });
   });
 }
 
+/** Starts connecting: the socket emits 'connect' (Nagle then off) or 'error'. */
+function openSocket(net: NetModule, target: DialTarget, options: ConnectSocketOptions): Socket {
+  let reads: BorrowedReads | undefined;
+  const socket = net.connect({
+    host: target.host,
+    port: target.port,
+    allowHalfOpen: true,
+    ...(options.borrowReads
+      ? {
+          onread: {
+            buffer: () => (sharedReadBuffer ??= new Uint8Array(256 << 10)),
+            callback: (n: number, buffer: Uint8Array) => {
+              if (reads!.sink) {
+                reads!.sink(buffer.subarray(0, n));
+                return true;
+              }
+              reads!.early.push(buffer.slice(0, n));
+              return false; // pauses the socket until a sink is set and it is resumed
+            },
+          },
+        }
+      : {}),
+  });
+  if (options.borrowReads) {
+    reads = { sink: undefined, early: [] };
+    (socket as Socket & { [BORROWED]?: BorrowedReads })[BORROWED] = reads;
+  }
+  socket.once('connect', setNoDelay);
+  return socket;
+}
+
+function setNoDelay(this: Socket): void {
+  this.setNoDelay(true);
+}
+
+/**
+ * @internal What directDialer() offers the proxy besides dial(): opening a
+ * socket at once, without the AbortSignal, promise and listeners of a
+ * dial(), which cost a few KiB of garbage per flow at thousands of flows a
+ * second. The socket emits 'connect' or 'error'; destroying it cancels.
+ * Returns undefined until node:net is loaded (the first dial loads it).
+ */
+export const OPEN_SOCKET = Symbol('lwip-wasm.openSocket');
+
+/** @internal A dialer with the OPEN_SOCKET fast path. */
+export interface SocketOpener {
+  [OPEN_SOCKET]?: (target: DialTarget) => Socket | undefined;
+}
+
 /** Dials destinations directly with node:net (the proxy's own namespace and routes). */
 export function directDialer(): Dialer {
-  return {
+  // Borrowed reads: the relay copies each chunk into the stack at once.
+  const dialer: Dialer & SocketOpener = {
     description: 'direct',
-    // Borrowed reads: the relay copies each chunk into the stack at once.
     dial: (target, signal) => connectSocket(target, signal, { borrowReads: true }),
+    [OPEN_SOCKET]: (target) =>
+      netModule instanceof Promise || netModule === undefined
+        ? undefined
+        : openSocket(netModule, target, { borrowReads: true }),
   };
+  return dialer;
 }

@@ -39,11 +39,15 @@ function formatCidr(c: Cidr): string {
   return `${formatIp(c.ip.bytes)}/${c.prefix}`;
 }
 
+const DECIDED_MAX = 1024;
+
 /** An immutable allow/deny/map rule set. */
 export class Policy {
   readonly #maps = new Map<string, Mapping>();
   readonly #allow: Cidr[];
   readonly #deny: Cidr[];
+  /** Decisions by address text (with port 0), at most DECIDED_MAX of them. */
+  readonly #decided = new Map<string, PolicyDecision>();
 
   /**
    * Parses the rules. Throws StackError 'ERR_INVALID_ARGUMENT' naming the
@@ -91,6 +95,17 @@ export class Policy {
    * 'ERR_INVALID_ARGUMENT' when `address` is not an IP address.
    */
   decide(address: string, port: number): PolicyDecision {
+    // A proxy decides for every SYN, mostly for the same few destinations.
+    let decided = this.#decided.get(address);
+    if (!decided) {
+      decided = this.#decide(address, 0);
+      if (this.#decided.size >= DECIDED_MAX) this.#decided.clear();
+      this.#decided.set(address, decided);
+    }
+    return decided.action === 'deny' ? { ...decided } : { ...decided, port };
+  }
+
+  #decide(address: string, port: number): PolicyDecision {
     const ip = parseIp(address, 'Policy.decide', 'address');
     for (const rule of this.#deny)
       if (cidrContains(rule, ip)) return { action: 'deny', rule: `deny ${formatCidr(rule)}` };

@@ -27,10 +27,12 @@ import { StackError } from '../stack/errors.js';
 import { Emitter } from '../util/emitter.js';
 import {
   DialError,
+  OPEN_SOCKET,
   directDialer,
   errorCode,
   synAnswerFor,
   type Dialer,
+  type SocketOpener,
   type SynAnswer,
 } from './dialer.js';
 import { Policy, type PolicyOptions } from './policy.js';
@@ -97,13 +99,24 @@ export interface ProxyEvents extends Record<string, unknown[]> {
 
 interface Dial {
   syn: HeldSyn;
-  abort: AbortController;
   target: string;
-  timer: ReturnType<typeof setTimeout>;
+  /** When the dial gives up (performance.now() ms). */
+  deadline: number;
   settled: boolean;
+  /** A dial through Dialer.dial(): its signal. */
+  abort?: AbortController;
+  /** A dial through the dialer's OPEN_SOCKET fast path: the socket connecting. */
+  opening?: Socket;
   /** Set once the dial connected and the SYN was accepted. */
   socket?: Socket;
 }
+
+/** The dial a socket opened through OPEN_SOCKET belongs to. */
+const DIAL = Symbol('lwip-wasm.dial');
+type DialSocket = Socket & { [DIAL]?: Dial };
+
+/** Until a relay owns a connected socket, an error only means the flow is lost. */
+function ignoreError(): void {}
 
 function checkCount(value: unknown, field: string, min: number, fallback: number): number {
   if (value === undefined) return fallback;
@@ -143,6 +156,13 @@ export class TransparentProxy extends Emitter<ProxyEvents> {
   #closedBytesDown = 0;
   #state: 'running' | 'stopping' | 'stopped' = 'running';
   #stopping: Promise<void> | undefined;
+  /** The dialer's OPEN_SOCKET fast path, if it has one. */
+  readonly #open: SocketOpener[typeof OPEN_SOCKET];
+  /** One timer for every dial's deadline: they expire in the order they started. */
+  #dialTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Listeners of sockets opened through #open ('this' is the socket). */
+  readonly #onOpenConnect: (this: DialSocket) => void;
+  readonly #onOpenError: (this: DialSocket, error: Error) => void;
 
   constructor(stack: Stack, options: TransparentProxyOptions = {}) {
     super();
@@ -153,6 +173,16 @@ export class TransparentProxy extends Emitter<ProxyEvents> {
     this.maxFlows = checkCount(options.maxFlows, 'maxFlows', 1, 1024);
     this.dialTimeoutMs = checkCount(options.dialTimeoutMs, 'dialTimeoutMs', 1, 10_000);
     this.idleTimeoutMs = checkCount(options.idleTimeoutMs, 'idleTimeoutMs', 0, 0);
+    this.#open = (this.dialer as SocketOpener)[OPEN_SOCKET];
+    const proxy = this;
+    this.#onOpenConnect = function () {
+      this.off('connect', proxy.#onOpenConnect);
+      proxy.#connected(this[DIAL]!, this);
+    };
+    this.#onOpenError = function (error) {
+      const dial = this[DIAL]!;
+      if (!dial.settled) proxy.#failed(dial, error);
+    };
     this.#listener = stack.listen(
       { port: 0, transparent: true, backlog: LISTEN_BACKLOG, onSyn: (syn) => this.#onSyn(syn) },
       (conn) => this.#onConnection(conn),
@@ -200,12 +230,14 @@ export class TransparentProxy extends Emitter<ProxyEvents> {
 
   async #shutdown(timeoutMs: number): Promise<void> {
     this.#state = 'stopping';
+    clearTimeout(this.#dialTimer);
+    this.#dialTimer = undefined;
     for (const dial of [...this.#dials.values()]) {
       if (dial.socket) {
         // Accepted, handshake not complete: the connection will be aborted on arrival.
         dial.socket.destroy();
       } else this.#answer(dial, 'refuse', 'shutdown');
-      dial.abort.abort(new DialError('ECANCELED', 'proxy shutting down', 'refuse'));
+      this.#cancel(dial, new DialError('ECANCELED', 'proxy shutting down', 'refuse'));
     }
     const relays = [...this.#relays];
     const closed = relays.map(
@@ -225,50 +257,43 @@ export class TransparentProxy extends Emitter<ProxyEvents> {
   // ---- flow setup ----
 
   #onSyn(syn: HeldSyn): void {
-    const client = syn.peer;
+    if (this.#state !== 'running') return this.#reject(syn, 'refuse', 'shutdown');
     const destination = syn.local;
-    const reject = (answer: SynAnswer, why: string) => {
-      if (answer === 'refuse') syn.refuse();
-      else syn.drop();
-      this.emit('rejected', { client, destination, answer, why });
-    };
-    if (this.#state !== 'running') return reject('refuse', 'shutdown');
     const decision = this.policy.decide(destination.address, destination.port);
     if (decision.action === 'deny') {
       this.#counts.denied++;
-      return reject('refuse', 'denied');
+      return this.#reject(syn, 'refuse', 'denied');
     }
     if (this.#dials.size + this.#relays.size >= this.maxFlows) {
       this.#counts.overLimit++;
-      return reject('refuse', 'over-limit');
+      return this.#reject(syn, 'refuse', 'over-limit');
     }
     const target = { host: decision.host, port: decision.port };
-    const abort = new AbortController();
     const dial: Dial = {
       syn,
-      abort,
       target: `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`,
+      deadline: performance.now() + this.dialTimeoutMs,
       settled: false,
-      timer: setTimeout(() => {
-        const error = new DialError(
-          'ETIMEDOUT',
-          `dial ${dial.target}: no answer in ${this.dialTimeoutMs} ms`,
-          'drop',
-        );
-        abort.abort(error);
-        this.#failed(dial, error);
-      }, this.dialTimeoutMs),
     };
     this.#dials.set(syn.id, dial);
+    this.#armDialTimer();
     syn.on('expired', () => {
       if (this.#dials.get(syn.id) !== dial) return;
       this.#counts.expired++;
-      clearTimeout(dial.timer);
       dial.settled = true;
       this.#dials.delete(syn.id);
       dial.socket?.destroy();
-      abort.abort(new DialError('ECANCELED', 'the client gave up', 'drop'));
+      this.#cancel(dial, new DialError('ECANCELED', 'the client gave up', 'drop'));
     });
+    const socket: DialSocket | undefined = this.#open?.(target);
+    if (socket) {
+      socket[DIAL] = dial;
+      dial.opening = socket;
+      socket.on('connect', this.#onOpenConnect);
+      socket.on('error', this.#onOpenError);
+      return;
+    }
+    const abort = (dial.abort = new AbortController());
     let promise: Promise<Socket>;
     try {
       promise = this.dialer.dial(target, abort.signal);
@@ -281,14 +306,54 @@ export class TransparentProxy extends Emitter<ProxyEvents> {
     );
   }
 
+  /** Answers a SYN the proxy will not dial for. */
+  #reject(syn: HeldSyn, answer: SynAnswer, why: string): void {
+    if (answer === 'refuse') syn.refuse();
+    else syn.drop();
+    this.emit('rejected', { client: syn.peer, destination: syn.local, answer, why });
+  }
+
+  /** Stops a running dial: aborts its signal, or destroys the socket it opened. */
+  #cancel(dial: Dial, reason: DialError): void {
+    dial.abort?.abort(reason);
+    if (dial.opening && dial.opening !== dial.socket) dial.opening.destroy();
+  }
+
+  #armDialTimer(): void {
+    if (this.#dialTimer !== undefined) return;
+    for (const dial of this.#dials.values()) {
+      if (dial.settled) continue;
+      const wait = Math.max(1, Math.ceil(dial.deadline - performance.now()));
+      this.#dialTimer = setTimeout(this.#onDialTimer, wait);
+      return;
+    }
+  }
+
+  readonly #onDialTimer = (): void => {
+    this.#dialTimer = undefined;
+    const now = performance.now();
+    for (const dial of this.#dials.values()) {
+      if (dial.settled) continue;
+      if (dial.deadline > now) break;
+      const error = new DialError(
+        'ETIMEDOUT',
+        `dial ${dial.target}: no answer in ${this.dialTimeoutMs} ms`,
+        'drop',
+      );
+      this.#cancel(dial, error);
+      this.#failed(dial, error);
+    }
+    if (this.#state === 'running') this.#armDialTimer();
+  };
+
   #connected(dial: Dial, socket: Socket): void {
-    // Until a relay owns it, an error only means the flow is lost.
-    socket.on('error', () => {});
+    // Until a relay owns it, an error only means the flow is lost (#onOpenError
+    // ignores errors of a settled dial).
+    if (!dial.opening) socket.on('error', ignoreError);
     if (dial.settled || this.#state !== 'running') {
       socket.destroy();
       return;
     }
-    clearTimeout(dial.timer);
     dial.settled = true;
     try {
       dial.syn.accept();
@@ -309,14 +374,12 @@ export class TransparentProxy extends Emitter<ProxyEvents> {
 
   #failed(dial: Dial, error: unknown): void {
     if (dial.settled) return;
-    clearTimeout(dial.timer);
     dial.settled = true;
     this.#answer(dial, synAnswerFor(error), errorCode(error));
   }
 
   /** Answers a held SYN negatively and forgets the dial. */
   #answer(dial: Dial, answer: SynAnswer, why: string): void {
-    clearTimeout(dial.timer);
     dial.settled = true;
     this.#dials.delete(dial.syn.id);
     const { syn } = dial;
@@ -340,6 +403,7 @@ export class TransparentProxy extends Emitter<ProxyEvents> {
       return;
     }
     socket.removeAllListeners('error');
+    (socket as DialSocket)[DIAL] = undefined;
     const relay = new Relay(conn, socket, {
       idleTimeoutMs: this.idleTimeoutMs,
       target: dial.target,

@@ -132,9 +132,15 @@ test('a listener that never accepts: the dial times out and the SYN is dropped',
   const rejected = new Promise<RejectedFlow>((resolve) => n.proxy.once('rejected', resolve));
   const back: number[] = [];
   n.clientIface.addTap((p, dir) => dir === 'in' && back.push(p.length));
+  const sockets = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap');
+  const before = sockets().length;
   const c = n.client.connect({ address: GATEWAY4, port });
   const r = await within(5000, rejected, 'the dial timeout');
   assert.equal([r.answer, r.why], ['drop', 'ETIMEDOUT']);
+  // Its handle closes on a later turn of the event loop.
+  for (let turns = 0; sockets().length > before && turns < 100; turns++)
+    await new Promise((resolve) => setImmediate(resolve));
+  assert.is(sockets().length, before, 'the socket of the abandoned dial is closed');
   assert.equal(back, [], 'the client got no answer at all');
   assert.is(c.info().state, 'SYN_SENT');
   assert.is(n.proxy.stats().dropped, 1);
