@@ -19,7 +19,7 @@
 /* One read: a packet of up to 65535 bytes, after a virtio_net_hdr when `offload`. */
 #define MAX_PACKET (65536 + 16)
 #define VNET_HDR ((int)sizeof(struct virtio_net_hdr))
-#define STAGE_BYTES (1 << 20)
+#define STAGE_BYTES (256 << 10)
 /* The most packets one read batch takes. */
 #define READ_MAX 1024
 
