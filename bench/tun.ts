@@ -435,7 +435,7 @@ async function main(): Promise<void> {
   // (for node, ~40 MiB of its binary, shared with every node process); the
   // private part is what the job itself costs.
   console.log(
-    `${`peak private RSS (RssAnon, every ${ANON_SAMPLE_MS} ms)`.padEnd(W)}${mib(anon['lwip-wasm']).padStart(14)}${mib(anon['slirp4netns']).padStart(14)}${((anon['lwip-wasm'] / anon['slirp4netns']).toFixed(2) + 'x').padStart(8)}`,
+    `${`peak private RSS (RssAnon, every ${ANON_SAMPLE_MS} ms)`.padEnd(W)}${mib(anon['lwip-wasm']).padStart(14)}${mib(anon['slirp4netns']).padStart(14)}${(anon['slirp4netns'] > 0 ? (anon['lwip-wasm'] / anon['slirp4netns']).toFixed(2) + 'x' : '').padStart(8)}`,
   );
 }
 
