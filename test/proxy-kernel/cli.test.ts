@@ -56,6 +56,9 @@ testUnless(
         `${GW4}/32`,
         '--shutdown-timeout',
         '5',
+        // The opt-in heap collection runs alongside the flows below.
+        '--heap-slack',
+        '1',
         '--verbose',
       ],
       { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },

@@ -30,6 +30,7 @@ test('defaults', () => {
   assert.is(o.idleTimeoutMs, 0);
   assert.is(o.dialTimeoutMs, 10_000);
   assert.is(o.shutdownTimeoutMs, 3000);
+  assert.is(o.heapSlack, 0, 'off unless asked for');
   assert.equal([o.map, o.allow, o.deny], [[], [], []]);
 });
 
@@ -62,6 +63,8 @@ test('every option, repeated ones collected', () => {
     '1.5',
     '--dial-timeout',
     '2',
+    '--heap-slack',
+    '0.5',
     '--verbose',
   ]);
   assert.is(o.tun, 'lwp0');
@@ -74,6 +77,7 @@ test('every option, repeated ones collected', () => {
   assert.is(o.maxFlows, 10);
   assert.is(o.idleTimeoutMs, 1500);
   assert.is(o.dialTimeoutMs, 2000);
+  assert.is(o.heapSlack, 512 << 10);
   assert.ok(o.verbose);
   assert.is(dialerFor(o.upstream).description, 'socks5 127.0.0.1:1080 (user/password)');
 });
@@ -83,6 +87,7 @@ test('bad options are errors naming the option', () => {
   assert.throws(() => parseProxyArgs(['--mtu', '100']), /--mtu/);
   assert.throws(() => parseProxyArgs(['--max-flows', '0']), /--max-flows/);
   assert.throws(() => parseProxyArgs(['--idle-timeout', '-1']), /--idle-timeout/);
+  assert.throws(() => parseProxyArgs(['--heap-slack', '-1']), /--heap-slack/);
   assert.throws(() => parseProxyArgs(['stray']), /unexpected argument 'stray'/);
   assert.throws(() => dialerFor('http://127.0.0.1:8080'), /--upstream must be/);
 });
