@@ -167,6 +167,15 @@ static tun_t *get_open(napi_env env, napi_value v) {
 
 /* ---- open and configure ---- */
 
+/* A two-element array [a, b]: what open() and stats() return. */
+static napi_value pair(napi_env env, napi_value a, napi_value b) {
+  napi_value out;
+  CHECK(napi_create_array_with_length(env, 2, &out));
+  CHECK(napi_set_element(env, out, 0, a));
+  CHECK(napi_set_element(env, out, 1, b));
+  return out;
+}
+
 static napi_value tun_open(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
@@ -205,7 +214,7 @@ static napi_value tun_open(napi_env env, napi_callback_info info) {
   }
   t->poll.data = t;
   t->refs = 2;
-  napi_value handle, actual, out;
+  napi_value handle, actual;
   if (napi_create_external(env, t, finalize, NULL, &handle) != napi_ok) {
     close_tun(t, true);
     release(t);
@@ -214,10 +223,7 @@ static napi_value tun_open(napi_env env, napi_callback_info info) {
   }
   napi_add_env_cleanup_hook(env, cleanup_hook, t);
   CHECK(napi_create_string_utf8(env, t->dev.name, NAPI_AUTO_LENGTH, &actual));
-  CHECK(napi_create_array_with_length(env, 2, &out));
-  CHECK(napi_set_element(env, out, 0, handle));
-  CHECK(napi_set_element(env, out, 1, actual));
-  return out;
+  return pair(env, handle, actual);
 }
 
 static napi_value tun_configure(napi_env env, napi_callback_info info) {
@@ -429,17 +435,14 @@ static napi_value tun_write(napi_env env, napi_callback_info info) {
 
 static napi_value tun_stats(napi_env env, napi_callback_info info) {
   size_t argc = 1;
-  napi_value argv[1], out, a, b;
+  napi_value argv[1], a, b;
   void *p = NULL;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   CHECK(napi_get_value_external(env, argv[0], &p));
   tun_t *t = p;
   CHECK(napi_create_uint32(env, t->dev.write_errors, &a));
   CHECK(napi_create_int32(env, t->dev.last_write_errno, &b));
-  CHECK(napi_create_array_with_length(env, 2, &out));
-  CHECK(napi_set_element(env, out, 0, a));
-  CHECK(napi_set_element(env, out, 1, b));
-  return out;
+  return pair(env, a, b);
 }
 
 static napi_value tun_close(napi_env env, napi_callback_info info) {
