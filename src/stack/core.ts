@@ -20,7 +20,7 @@ import {
   type LwSink,
 } from '../wasm/abi.js';
 import { loadModule, type WasmSource } from '../wasm/loader.js';
-import { LwipRuntime } from '../wasm/runtime.js';
+import { LwipRuntime, type Words } from '../wasm/runtime.js';
 import { parseCidr } from './address.js';
 import { RealClock, type Clock, type TimerClient } from './clock.js';
 import { StackError } from './errors.js';
@@ -524,7 +524,7 @@ export class StackCore extends Emitter<CoreEvents> implements StackHost, LwSink,
   /** Current figures; cheap enough for a status line, walks lwIP's pcb lists. */
   stats(): StackStats {
     const runtime = this.#runtime;
-    const w = runtime ? runtime.stats() : new Uint32Array(LwStat.WORDS);
+    const w: Words = runtime ? runtime.stats() : new Array<number>(LwStat.WORDS).fill(0);
     const at = (i: number) => w[i] ?? 0;
     return {
       tcp: {

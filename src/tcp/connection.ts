@@ -13,6 +13,7 @@
  */
 import { Emitter } from '../util/emitter.js';
 import { LwErr, LwEvent, LwInfo, TCP_STATE_NAMES, type TcpStateName } from '../wasm/abi.js';
+import type { Words } from '../wasm/runtime.js';
 import { StackError } from '../stack/errors.js';
 import type { HandleOwner, StackHost } from '../stack/host.js';
 import { endpointsOf, type TcpEndpoint } from './endpoint.js';
@@ -107,7 +108,7 @@ export class TcpConnection extends Emitter<TcpConnectionEvents> implements Handl
   #writeShut = false;
   #readEOF = false;
   /** The last lw_tcp_info words, decoded into endpoints on first use. */
-  #endWords: Uint32Array | undefined;
+  #endWords: Words | undefined;
   #ends: { local: TcpEndpoint; peer: TcpEndpoint } | undefined;
   #reason: TerminationReason | undefined;
   #error: StackError | undefined;
@@ -494,7 +495,7 @@ export class TcpConnection extends Emitter<TcpConnectionEvents> implements Handl
     return this.#host.call(operation, fn) as T;
   }
 
-  #readInfo(): Uint32Array | undefined {
+  #readInfo(): Words | undefined {
     if (!this.#host.isOpen) return undefined;
     return this.#host.query('info', (x, rt) =>
       rt.readWords(LwInfo.WORDS, (p) => x.lw_tcp_info(this.#handle, p)),

@@ -3,7 +3,7 @@
  * marshaling of addresses into WASM calls.
  */
 import { LwInfo } from '../wasm/abi.js';
-import type { LwipRuntime } from '../wasm/runtime.js';
+import type { LwipRuntime, Words } from '../wasm/runtime.js';
 import { formatIp, type IpAddress } from '../stack/address.js';
 
 /** One end of a TCP connection. */
@@ -18,7 +18,7 @@ export interface TcpEndpoint {
 const v6Bytes = new Uint8Array(16);
 
 /** The text of the address stored at info[at..at+4] (memory order, as lwIP keeps it). */
-function addressText(info: Uint32Array, at: number, family: 4 | 6): string {
+function addressText(info: Words, at: number, family: 4 | 6): string {
   const w = info[at]!;
   if (family === 4) return `${w & 255}.${(w >>> 8) & 255}.${(w >>> 16) & 255}.${w >>> 24}`;
   for (let i = 0; i < 4; i++) {
@@ -32,7 +32,7 @@ function addressText(info: Uint32Array, at: number, family: 4 | 6): string {
 }
 
 /** Reads local and remote endpoints out of an lw_tcp_info result. */
-export function endpointsOf(info: Uint32Array): { local: TcpEndpoint; peer: TcpEndpoint } {
+export function endpointsOf(info: Words): { local: TcpEndpoint; peer: TcpEndpoint } {
   const family = info[LwInfo.FAMILY] === 6 ? 6 : 4;
   return {
     local: {
