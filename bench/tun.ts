@@ -100,27 +100,23 @@ function exited(child: ChildProcess, timeoutMs: number): Promise<void> {
   });
 }
 
-/** VmHWM of a process in bytes (0 if it is gone). */
-function peakRss(pid: number | undefined): number {
+/** A "Name:  N kB" field of /proc/PID/status, in bytes (0 if the process is gone). */
+function statusBytes(pid: number | undefined, field: 'VmHWM' | 'RssAnon'): number {
   if (pid === undefined) return 0;
   try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(
+      readFileSync(`/proc/${pid}/status`, 'utf8'),
+    );
     return m ? Number(m[1]) * 1024 : 0;
   } catch {
     return 0;
   }
 }
 
+/** Peak RSS (VmHWM) of a process in bytes. */
+const peakRss = (pid: number | undefined) => statusBytes(pid, 'VmHWM');
 /** RssAnon of a process in bytes: its private memory, without the mapped program and libraries. */
-function anonRss(pid: number | undefined): number {
-  if (pid === undefined) return 0;
-  try {
-    const m = /RssAnon:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
+const anonRss = (pid: number | undefined) => statusBytes(pid, 'RssAnon');
 
 /** CPU seconds (user + system) a process used so far (0 if it is gone). */
 function cpuSeconds(pid: number | undefined): number {

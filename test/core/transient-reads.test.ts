@@ -24,23 +24,43 @@ async function connected(p: Pair): Promise<{ client: TcpConnection; server: TcpC
   return { client, server: server! };
 }
 
+/**
+ * Sends `data` from client to server; `keep` sees each chunk the server
+ * reads and returns what to keep of it. Resolves with what was kept, in order.
+ */
+async function transfer(
+  p: Pair,
+  client: TcpConnection,
+  server: TcpConnection,
+  data: Uint8Array,
+  keep: (chunk: Uint8Array) => Uint8Array,
+): Promise<Uint8Array> {
+  const kept: Uint8Array[] = [];
+  let total = 0;
+  server.on('readable', (chunk) => {
+    total += chunk.length;
+    kept.push(keep(chunk));
+  });
+  writeAll(client, data);
+  await until(p.clock, () => total === data.length, 'all data');
+  return concat(kept);
+}
+
 test('chunks given back at once: every byte arrives, and the same memory carries later chunks', async () => {
   const p = await pair();
   const { client, server } = await connected(p);
   server.setTransientReads(true);
   const data = bytes(4 << 20);
-  const copies: Uint8Array[] = [];
   const buffers = new Set<ArrayBufferLike>();
   let chunks = 0;
-  server.on('readable', (chunk) => {
-    copies.push(chunk.slice());
+  const got = await transfer(p, client, server, data, (chunk) => {
+    const copy = chunk.slice();
     buffers.add(chunk.buffer);
     chunks++;
     server.releaseRead(chunk);
+    return copy;
   });
-  writeAll(client, data);
-  await until(p.clock, () => copies.reduce((n, c) => n + c.length, 0) === data.length, 'all data');
-  assert.is(sha256(concat(copies)), sha256(data));
+  assert.is(sha256(got), sha256(data));
   // Reused slabs: far fewer distinct buffers than chunks (fresh copies: one each, or one per 256 KiB).
   assert.ok(chunks > 50, `only ${chunks} chunks`);
   assert.ok(buffers.size <= 4, `${buffers.size} distinct buffers for ${chunks} chunks`);
@@ -51,21 +71,16 @@ test('chunks kept without release are never overwritten by later ones', async ()
   const p = await pair();
   const { client, server } = await connected(p);
   server.setTransientReads(true);
+  let n = 0;
+  // Every other chunk is kept (not given back) and read only at the end.
   const data = bytes(2 << 20, 11);
-  const kept: Uint8Array[] = [];
-  let total = 0;
-  server.on('readable', (chunk) => {
-    // Every other chunk is kept (not given back) and read only at the end.
-    if (kept.length % 2 === 0) kept.push(chunk);
-    else {
-      kept.push(chunk.slice());
-      server.releaseRead(chunk);
-    }
-    total += chunk.length;
+  const got = await transfer(p, client, server, data, (chunk) => {
+    if (n++ % 2 === 0) return chunk;
+    const copy = chunk.slice();
+    server.releaseRead(chunk);
+    return copy;
   });
-  writeAll(client, data);
-  await until(p.clock, () => total === data.length, 'all data');
-  assert.is(sha256(concat(kept)), sha256(data));
+  assert.is(sha256(got), sha256(data));
   p.close();
 });
 
@@ -73,16 +88,11 @@ test('without setTransientReads, chunks are never reused even when given back', 
   const p = await pair();
   const { client, server } = await connected(p);
   const data = bytes(1 << 20, 3);
-  const kept: Uint8Array[] = [];
-  let total = 0;
-  server.on('readable', (chunk) => {
-    kept.push(chunk);
+  const got = await transfer(p, client, server, data, (chunk) => {
     server.releaseRead(chunk); // ignored: not a transient copy
-    total += chunk.length;
+    return chunk;
   });
-  writeAll(client, data);
-  await until(p.clock, () => total === data.length, 'all data');
-  assert.is(sha256(concat(kept)), sha256(data));
+  assert.is(sha256(got), sha256(data));
   p.close();
 });
 
@@ -92,16 +102,11 @@ test('setTransientReads(false) goes back to fresh copies', async () => {
   server.setTransientReads(true);
   server.setTransientReads(false);
   const data = bytes(1 << 20, 5);
-  const kept: Uint8Array[] = [];
-  let total = 0;
-  server.on('readable', (chunk) => {
-    kept.push(chunk);
-    server.releaseRead(chunk);
-    total += chunk.length;
+  const got = await transfer(p, client, server, data, (chunk) => {
+    server.releaseRead(chunk); // ignored: a fresh copy again
+    return chunk;
   });
-  writeAll(client, data);
-  await until(p.clock, () => total === data.length, 'all data');
-  assert.is(sha256(concat(kept)), sha256(data));
+  assert.is(sha256(got), sha256(data));
   p.close();
 });
 
