@@ -11,9 +11,15 @@ LWIP_CORE := $(wildcard $(LWIP)/core/*.c $(LWIP)/core/ipv4/*.c $(LWIP)/core/ipv6
 GLUE := $(wildcard wasm/*.c)
 CPUFLAGS := -mbulk-memory -msimd128
 INCLUDES := -Ilwip -I$(LWIP)/include -Iwasm
+# Binaryen inlines every function that has a single caller, whatever its
+# size, and ignores LLVM's noinline: together with lwip/arch/noinline.h, this
+# cap keeps lwIP's input path from becoming one 13 KB function that V8 needs
+# ~10 MiB to compile with TurboFan (see that file). No function is then over
+# 6 KB, and no compilation over ~2 MiB.
+INLINE_CAP := -sBINARYEN_EXTRA_PASSES=--one-caller-inline-max-function-size=800
 EMFLAGS := -O3 -flto $(CPUFLAGS) -sSTANDALONE_WASM --no-entry -sERROR_ON_UNDEFINED_SYMBOLS=0 \
 	-sALLOW_MEMORY_GROWTH=1 -sINITIAL_MEMORY=2MB -sMAXIMUM_MEMORY=2GB -sTOTAL_STACK=256KB \
-	-sMALLOC=dlmalloc -sFILESYSTEM=0 -sSUPPORT_ERRNO=0
+	-sMALLOC=dlmalloc -sFILESYSTEM=0 -sSUPPORT_ERRNO=0 $(INLINE_CAP)
 GLUE_WARN := -Wall -Wextra -Werror -Wno-unused-parameter
 
 APT_PACKAGES := emscripten patch xz-utils dpkg-dev g++ make python3 iproute2 iputils-ping curl

@@ -32,4 +32,7 @@ void *lw_mem_malloc(size_t size);
 void *lw_mem_calloc(size_t count, size_t size);
 void lw_mem_free(void *ptr);
 
+/* Functions kept out of line for V8's sake (see the file). */
+#include "arch/noinline.h"
+
 #endif /* LWIP_WASM_ARCH_CC_H */
