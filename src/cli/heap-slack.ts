@@ -2,36 +2,34 @@
  * Heap slack: keeps a long-running proxy's JavaScript heap close to what
  * it really holds.
  *
- * After each full collection V8 lets the old generation grow by at least
- * 8 MiB before it collects again. A proxy that sets up thousands of short
- * flows a second promotes a steady stream of short-lived objects (sockets,
- * relays, connections) into the old generation, so those 8 MiB fill with
- * garbage and are resident most of the time: more than the proxy holds
- * alive. While flows run, HeapSlack looks at the old generation every
- * 100 ms and, once it grew by `slackBytes` since the last collection, asks V8 for a
- * full collection done incrementally (its marking mostly off the main
- * thread). Nothing runs while no flow does. Measured on bench-tun's
- * connection-rate run (about 2000 flows a second), a 2 MiB slack cut the
- * peak RSS by about 4 MiB and cost about 20% more CPU per connection, so
- * it is off unless asked for (--heap-slack).
+ * A proxy that sets up thousands of short flows a second promotes a steady
+ * stream of short-lived objects (sockets, relays, connections) into V8's
+ * old generation: ~6 KB per flow on bench-tun's connection-rate run, about
+ * 12 MB a second. V8 lets the old generation grow well past what is alive
+ * before it collects (from ~5 MiB to 13-14 MiB there), so that garbage is
+ * resident most of the time, and it is what set the proxy's peak RSS.
  *
- * Node only exposes collections to code when started with --expose-gc; the
- * flag is set at run time and the function taken from a fresh context.
+ * While flows run, HeapSlack looks at the old generation every 50 ms and,
+ * once it holds `slackBytes` more than the least it held since the last
+ * collection, runs a full collection. With the proxy's ~5 MiB of live
+ * objects one takes 5-10 ms on the main thread, a few times a second at
+ * most: under 2% of the CPU at thousands of flows a second. Nothing runs
+ * while no flow does.
+ *
+ * Node only lets code collect when started with --expose-gc; the flag is
+ * set at run time and the function taken from a fresh context. Called
+ * without arguments it is a full, synchronous collection (Node 20's
+ * `gc({ type: 'major' })` runs a young-generation one instead).
  */
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
-type GcFunction = (options?: {
-  type?: 'major' | 'minor';
-  execution?: 'sync' | 'async';
-}) => Promise<void> | undefined;
+const CHECK_EVERY_MS = 50;
 
-const CHECK_EVERY_MS = 100;
-
-function exposedGc(): GcFunction | undefined {
+function exposedGc(): (() => void) | undefined {
   setFlagsFromString('--expose-gc');
   const gc: unknown = runInNewContext('typeof gc === "function" ? gc : undefined');
-  return typeof gc === 'function' ? (gc as GcFunction) : undefined;
+  return typeof gc === 'function' ? () => (gc as () => void)() : undefined;
 }
 
 /**
@@ -46,15 +44,13 @@ export function oldGenerationUsed(): number {
   return used;
 }
 
-const heapUsed = oldGenerationUsed;
-
 export class HeapSlack {
   readonly slackBytes: number;
-  /** Collections asked for so far. */
+  /** Full collections run so far. */
   collections = 0;
-  readonly #gc: GcFunction | undefined;
-  #floor = heapUsed();
-  #collecting = false;
+  readonly #gc: (() => void) | undefined;
+  /** The least the old generation held since the last collection. */
+  #floor = oldGenerationUsed();
   #timer: ReturnType<typeof setInterval> | undefined;
   readonly #busy: () => boolean;
 
@@ -81,7 +77,7 @@ export class HeapSlack {
     return this.#timer !== undefined;
   }
 
-  /** Flows started: check every 100 ms while busy() holds. */
+  /** Flows started: check every 50 ms while busy() holds. */
   wake(): void {
     if (this.#timer !== undefined || !this.#gc) return;
     this.#timer = setInterval(() => {
@@ -98,24 +94,18 @@ export class HeapSlack {
   }
 
   /**
-   * Asks for a collection if the heap grew by the slack since the last one;
-   * returns whether it did. The collection runs incrementally: the promise
-   * settles when it is done.
+   * Runs a full collection if the old generation holds the slack more than
+   * its least since the last one; returns whether it did.
    */
-  check(): Promise<void> | undefined {
+  check(): boolean {
     const gc = this.#gc;
-    if (!gc || this.#collecting || heapUsed() < this.#floor + this.slackBytes) return undefined;
-    this.#collecting = true;
+    if (!gc) return false;
+    const used = oldGenerationUsed();
+    if (used < this.#floor) this.#floor = used;
+    if (used < this.#floor + this.slackBytes) return false;
+    gc();
     this.collections++;
-    const done = () => {
-      this.#collecting = false;
-      this.#floor = heapUsed();
-    };
-    const pending = gc({ type: 'major', execution: 'async' });
-    if (!pending) {
-      done();
-      return Promise.resolve();
-    }
-    return pending.then(done, done);
+    this.#floor = oldGenerationUsed();
+    return true;
   }
 }
