@@ -56,7 +56,7 @@ testUnless(
         `${GW4}/32`,
         '--shutdown-timeout',
         '5',
-        // The opt-in heap collection runs alongside the flows below.
+        // A slack below the default: collections run alongside the flows below.
         '--heap-slack',
         '1',
         '--verbose',

@@ -30,7 +30,7 @@ test('defaults', () => {
   assert.is(o.idleTimeoutMs, 0);
   assert.is(o.dialTimeoutMs, 10_000);
   assert.is(o.shutdownTimeoutMs, 3000);
-  assert.is(o.heapSlack, 0, 'off unless asked for');
+  assert.is(o.heapSlack, 2 << 20, '2 MiB unless told otherwise');
   assert.equal([o.map, o.allow, o.deny], [[], [], []]);
 });
 
@@ -88,6 +88,7 @@ test('bad options are errors naming the option', () => {
   assert.throws(() => parseProxyArgs(['--max-flows', '0']), /--max-flows/);
   assert.throws(() => parseProxyArgs(['--idle-timeout', '-1']), /--idle-timeout/);
   assert.throws(() => parseProxyArgs(['--heap-slack', '-1']), /--heap-slack/);
+  assert.is(parseProxyArgs(['--heap-slack', '0']).heapSlack, 0, '0 turns it off');
   assert.throws(() => parseProxyArgs(['stray']), /unexpected argument 'stray'/);
   assert.throws(() => dialerFor('http://127.0.0.1:8080'), /--upstream must be/);
 });
