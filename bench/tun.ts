@@ -21,15 +21,17 @@
  * median of BENCH_TUN_RUNS runs (default 3) of BENCH_TUN_SECONDS seconds
  * (default 5). For work on one figure, BENCH_TUN_TESTS (up,down,rate),
  * BENCH_TUN_MTUS (65520,1500) and BENCH_TUN_SIDES (lwip-wasm,slirp4netns)
- * narrow the run, and BENCH_TUN_NODE_OPTIONS becomes the proxy's NODE_OPTIONS
- * (e.g. --cpu-prof). Targets: every ratio lwip-wasm / slirp4netns >= 1.0, the
+ * narrow the run, BENCH_TUN_NODE_OPTIONS becomes the proxy's NODE_OPTIONS
+ * (e.g. --cpu-prof), BENCH_TUN_PROXY_ARGS adds options to its command line
+ * (e.g. --heap-slack 2), BENCH_TUN_BIN runs another build of it, and
+ * BENCH_TUN_PROXY_LOG=FILE copies its output to FILE.<pid>. Targets: every ratio lwip-wasm / slirp4netns >= 1.0, the
  * proxy's peak RSS < 64 MiB. Every child is bounded in time and ended by
  * PID; the namespaces are deleted whatever happens.
  *
  * The proxy runs from dist/ (`make build`), as a user would run it.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import {
@@ -160,7 +162,7 @@ async function startSide(side: Side, mtu: number): Promise<Session> {
       child = track(
         // The bin file itself, as npx runs it: its #! line picks Node's flags.
         spawn(
-          'dist/cli/main.js',
+          process.env.BENCH_TUN_BIN ?? 'dist/cli/main.js',
           [
             'proxy',
             '--tun',
@@ -179,6 +181,7 @@ async function startSide(side: Side, mtu: number): Promise<Session> {
             `${HOST}/32`,
             '--max-flows',
             '4096',
+            ...(process.env.BENCH_TUN_PROXY_ARGS ?? '').split(' ').filter(Boolean),
           ],
           {
             cwd: repoRoot,
@@ -187,6 +190,8 @@ async function startSide(side: Side, mtu: number): Promise<Session> {
           },
         ),
       );
+      const log = process.env.BENCH_TUN_PROXY_LOG;
+      if (log) child.stdout!.pipe(createWriteStream(`${log}.${child.pid}`));
       await lineStarting(child, 'proxy ready', 15_000);
     } else {
       child = track(
