@@ -14,7 +14,9 @@
  *      the namespace (bench/tun-client.ts) to an HTTP server on 127.0.0.1,
  *      at MTU 1500;
  *   3. peak RSS (VmHWM) of the proxy process and of slirp4netns, the
- *      highest seen over all of the above.
+ *      highest seen over all of the above: the proxy's over its whole life,
+ *      shutdown included (it prints it on exit), slirp4netns' when it is
+ *      stopped.
  *
  * Runs alternate between the two sides (lwip-wasm, slirp4netns, lwip-wasm,
  * ...) so slow phases of a noisy machine hit both; each figure is the
@@ -208,7 +210,10 @@ async function startSide(side: Side, mtu: number): Promise<Session> {
         await new Promise((r) => setTimeout(r, 50));
       }
     }
-    child.stdout?.resume();
+    // The proxy's exit summary reports its peak RSS over its whole life,
+    // shutdown included; the last lines of its output are kept for it.
+    let tail = '';
+    child.stdout?.on('data', (chunk: Buffer) => (tail = (tail + chunk.toString()).slice(-4096)));
     child.stderr?.resume();
     let anon = anonRss(child.pid);
     const sampler = setInterval(() => (anon = Math.max(anon, anonRss(child.pid))), ANON_SAMPLE_MS);
@@ -217,10 +222,14 @@ async function startSide(side: Side, mtu: number): Promise<Session> {
       process: child,
       async stop() {
         clearInterval(sampler);
-        const rss = peakRss(child.pid);
+        const hwm = peakRss(child.pid);
         anon = Math.max(anon, anonRss(child.pid));
         if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGTERM');
         await exited(child, 5000);
+        const lifetime = /peak RSS ([\d.]+) MiB/.exec(tail);
+        if (side === 'lwip-wasm' && !lifetime)
+          throw new Error('the proxy printed no peak RSS on exit');
+        const rss = Math.max(hwm, lifetime ? Number(lifetime[1]) * 1048576 : 0);
         ns.delete();
         spaces.delete(ns);
         return { rss, anon };

@@ -402,6 +402,11 @@ export async function runProxy(args: string[]): Promise<number> {
   await running.stop(options.shutdownTimeoutMs);
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
-  process.stdout.write(`${summaryLine(proxy.stats(), (performance.now() - started) / 1000)}\n`);
+  // The process's peak resident memory over its whole life, shutdown included
+  // (getrusage's ru_maxrss, in KiB: VmHWM on Linux); bench-tun reads it here.
+  const peak = formatBytes(process.resourceUsage().maxRSS * 1024);
+  process.stdout.write(
+    `${summaryLine(proxy.stats(), (performance.now() - started) / 1000)}; peak RSS ${peak}\n`,
+  );
   return why.startsWith('device failed') ? 1 : 0;
 }
