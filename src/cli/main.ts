@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --optimize-for-size --v8-pool-size=1
+#!/usr/bin/env -S node --optimize-for-size --v8-pool-size=1 --no-short-builtin-calls
 /**
  * The lwip-wasm command line. Subcommands live in their own files; this one
  * parses the first word and hands over.
@@ -6,11 +6,14 @@
  * The #! line runs Node tuned for memory, for the proxy, a long-lived
  * process: --optimize-for-size keeps V8's young generation at 1 MiB and
  * grows the old one in small steps (without it, the garbage of thousands
- * of short flows a second grows the heap by 40 MiB and more), and one V8
+ * of short flows a second grows the heap by 40 MiB and more), one V8
  * worker thread instead of one per core spares the malloc arenas the
- * others fill. On the proxy's benchmark (bench/tun.ts) its throughput and
- * connection rate stayed the same, and its peak RSS fell from ~120 MiB to
- * ~70 MiB. `node dist/cli/main.js` runs without them.
+ * others fill, and --no-short-builtin-calls keeps V8 from mapping a second
+ * copy of its built-in functions' code next to the code it compiles (~1 MiB
+ * of pages of the node binary read twice). On the proxy's benchmark
+ * (bench/tun.ts) its throughput and connection rate stayed the same, and
+ * its peak RSS fell from ~120 MiB to ~70 MiB with the first two, and by
+ * another ~1 MiB with the third. `node dist/cli/main.js` runs without them.
  *
  *   lwip-wasm demo            two stacks in memory: echo + bulk transfer
  *   lwip-wasm sim ...         a deterministic simulated exchange (pcap, summary)
