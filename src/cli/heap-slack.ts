@@ -13,8 +13,11 @@
  * once it holds `slackBytes` more than the least it held since the last
  * collection, runs a full collection. With the proxy's ~5 MiB of live
  * objects one takes 5-10 ms on the main thread, a few times a second at
- * most: under 2% of the CPU at thousands of flows a second. Nothing runs
- * while no flow does.
+ * most: under 2% of the CPU at thousands of flows a second. A collection
+ * costs in proportion to what is alive, so with more alive (thousands of
+ * open flows) the slack grows to a quarter of it: the collections then
+ * stay as rare per byte of garbage, and each pause as short relative to
+ * the work done. Nothing runs while no flow does.
  *
  * Node only lets code collect when started with --expose-gc; the flag is
  * set at run time and the function taken from a fresh context. Called
@@ -25,6 +28,8 @@ import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 const CHECK_EVERY_MS = 50;
+/** The slack is at least this share of what the old generation held after the last collection. */
+const SLACK_SHARE = 0.25;
 
 function exposedGc(): (() => void) | undefined {
   setFlagsFromString('--expose-gc');
@@ -93,16 +98,21 @@ export class HeapSlack {
     this.#timer = undefined;
   }
 
+  /** How much the old generation may grow before the next collection. */
+  get allowance(): number {
+    return Math.max(this.slackBytes, this.#floor * SLACK_SHARE);
+  }
+
   /**
-   * Runs a full collection if the old generation holds the slack more than
-   * its least since the last one; returns whether it did.
+   * Runs a full collection if the old generation holds the allowance more
+   * than its least since the last one; returns whether it did.
    */
   check(): boolean {
     const gc = this.#gc;
     if (!gc) return false;
     const used = oldGenerationUsed();
     if (used < this.#floor) this.#floor = used;
-    if (used < this.#floor + this.slackBytes) return false;
+    if (used < this.#floor + this.allowance) return false;
     gc();
     this.collections++;
     this.#floor = oldGenerationUsed();

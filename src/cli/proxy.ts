@@ -196,9 +196,10 @@ WebAssembly). Needs root (or CAP_NET_ADMIN).
                         this long (default 3)
   --heap-slack MIB      while flows run, run a full collection of the JavaScript
                         heap once its old generation holds this much more than
-                        after the last one (default 2; 0 leaves it to V8, which
-                        lets the garbage of short flows pile up: ~5 MiB more
-                        peak RSS at thousands of flows a second)
+                        after the last one, or a quarter more if that is more
+                        (default 2; 0 leaves it to V8, which lets the garbage of
+                        short flows pile up: ~5 MiB more peak RSS at thousands
+                        of flows a second)
   --verbose             one line per flow on stderr
 `;
 

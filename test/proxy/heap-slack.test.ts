@@ -5,10 +5,26 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { HeapSlack, oldGenerationUsed } from '../../src/cli/heap-slack.js';
 
 const test = suite('heap slack');
 const used = oldGenerationUsed;
+
+setFlagsFromString('--expose-gc');
+const youngGc = runInNewContext('gc') as (options: { type: 'minor' }) => void;
+
+/**
+ * Arrays of 512 KiB each, promoted to the old generation (a young
+ * collection moves large objects there while they are referenced), then
+ * dropped: garbage that only a full collection frees.
+ */
+function oldGarbage(mib: number): void {
+  const arrays = Array.from({ length: mib * 2 }, () => new Array(65536).fill(1));
+  youngGc({ type: 'minor' });
+  assert.ok(arrays.length > 0);
+}
 
 test('a slack that is not a positive number is a RangeError', () => {
   for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY])
@@ -19,11 +35,8 @@ test('growth beyond the slack runs one full collection, which brings the heap ba
   const slack = new HeapSlack(1 << 20, () => false);
   assert.ok(slack.available, 'this Node lets code ask for collections');
   assert.is(slack.check(), false, 'no growth yet: nothing to do');
-  // 4 MiB in eight arrays large enough to go straight to the old generation, then dropped.
-  let garbage: number[][] | undefined = Array.from({ length: 8 }, () => new Array(65536).fill(1));
-  assert.ok(garbage.length > 0);
+  oldGarbage(4);
   const grown = used();
-  garbage = undefined;
   assert.ok(slack.check(), 'the heap grew by more than 1 MiB: a collection ran');
   assert.is(slack.collections, 1);
   assert.ok(used() < grown - (1 << 20), `heap ${used()} B after, ${grown} B before`);
@@ -43,6 +56,20 @@ test('the collection is a full one: it frees objects that survived into the old 
   kept = undefined;
   assert.ok(slack.check(), 'a collection ran');
   assert.ok(used() < grown - (2 << 20), `heap ${used()} B after, ${grown} B before`);
+});
+
+test('with much alive, the slack grows to a quarter of it', () => {
+  // 32 MiB kept alive in the old generation, as thousands of open flows would.
+  const kept = Array.from({ length: 64 }, () => new Array(65536).fill(1));
+  youngGc({ type: 'minor' });
+  const slack = new HeapSlack(1 << 20, () => false);
+  slack.check();
+  assert.ok(slack.allowance > 7 << 20, `allowance ${slack.allowance} B over ${used()} B alive`);
+  oldGarbage(2);
+  assert.is(slack.check(), false, '2 MiB of garbage: within a quarter of 32 MiB');
+  oldGarbage(12);
+  assert.ok(slack.check(), '14 MiB of garbage: beyond it');
+  assert.is(kept.length, 64);
 });
 
 test('wake() checks while flows run and stops once busy() turns false', async () => {
