@@ -1,7 +1,7 @@
 # test/fuzz/fuzz.mk: the native fuzzer of the C side (lwIP + wasm/ glue +
-# the harness, test/fuzz/*.c: ops.c, checks.c, imports.c) built with clang,
-# libFuzzer, AddressSanitizer and UBSan. Included by the top Makefile; also
-# usable alone:
+# the harness, test/fuzz/*.c: ops.c, packets.c, checks.c, imports.c) built
+# with clang, libFuzzer, AddressSanitizer and UBSan. Included by the top
+# Makefile; also usable alone:
 #
 #   make -f test/fuzz/fuzz.mk fuzz FUZZ_SECONDS=600   fuzz for ten minutes
 #   make -f test/fuzz/fuzz.mk fuzz-regress            replay test/fuzz/regressions

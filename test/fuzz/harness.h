@@ -1,11 +1,13 @@
 /*
- * test/fuzz/harness.h: what the native fuzzer's three files share.
+ * test/fuzz/harness.h: what the native fuzzer's four files share.
  *
  * The fuzzer (build/fuzz/lwip-fuzz) links lwIP and the C glue (the .c files of wasm/)
  * natively, with libFuzzer, AddressSanitizer and UBSan. ops.c reads
  * each input as a small program of operations (the format is below; the
  * seed generator test/fuzz/corpus.ts writes the same format) and makes the
- * calls JavaScript can make; checks.c checks their results, the stack's
+ * calls JavaScript can make; packets.c runs the operations that feed the
+ * stack packets (crafted ones, and its own output over a loopback wire,
+ * with faults); checks.c checks their results, the stack's
  * counts after each one, and that each program leaves nothing behind
  * (set-up and tear-down). imports.c stands in for JavaScript: it
  * implements the js_* imports of wasm/abi.h and checks, on every event, the
@@ -21,12 +23,13 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 enum fuzz_op {
   /* netif(u8) fix(u8: 1 IP length, 2 IP checksum, 4 TCP/ICMP checksum)
    * len(u16) bytes[len] -> lw_netif_input */
   OP_INPUT = 0,
-  /* A TCP segment built from fields (see ops.c, op_tcp): valid headers
+  /* A TCP segment built from fields (see packets.c, fuzz_op_tcp): valid headers
    * and checksums unless asked otherwise; seq/ack relative to a live pcb. */
   OP_TCP,
   /* ms(u16; >= 0xF000 means (v - 0xF000) << 20): advance the clock, running
@@ -98,6 +101,37 @@ extern int fuzz_trace;
 
 /* ---- ops.c: the program and its operations ---- */
 
+/* The program being run; each operation reads its arguments from it in
+ * order. The readers are here (static inline) because the operations of
+ * ops.c and packets.c both decode from the same program. */
+struct rd {
+  const uint8_t *p;
+  size_t n, i;
+};
+
+static inline uint8_t u8(struct rd *r) { return r->i < r->n ? r->p[r->i++] : 0; }
+static inline uint16_t u16(struct rd *r) {
+  uint16_t lo = u8(r);
+  return (uint16_t)(lo | (uint16_t)u8(r) << 8);
+}
+static inline uint32_t u32(struct rd *r) {
+  uint32_t lo = u16(r);
+  return lo | (uint32_t)u16(r) << 16;
+}
+/* Copies up to `want` bytes of the program; returns how many there were. */
+static inline size_t take(struct rd *r, uint8_t *dst, size_t want) {
+  size_t n = r->n - r->i < want ? r->n - r->i : want;
+  memcpy(dst, r->p + r->i, n);
+  r->i += n;
+  return n;
+}
+
+/* An address of the family (is6: IPv6) into out[16], zero-padded: sel 0xFF
+ * reads raw bytes from the program, anything else picks from ops.c's table
+ * of addresses in play (the interfaces' own, their neighbours, broadcast,
+ * multicast, unspecified, loopback, off-link). */
+void fuzz_pick_addr(struct rd *r, int is6, uint8_t sel, uint8_t *out);
+
 /* Which interface ids are in use: 1 = a base interface as set up, 2 =
  * added by the program (teardown removes those and restores the base). */
 extern int fuzz_netif_used[16];
@@ -106,6 +140,17 @@ int32_t fuzz_add_base(int i);
 /* Buffers the program got from lw_buf_alloc (teardown frees them). */
 #define NBUFS 8
 extern void *fuzz_bufs[NBUFS];
+
+/* ---- packets.c: packets on the wire ---- */
+
+/* Before each program: the input budget, IPv4 ids and IPv6 fragment ids
+ * start afresh, so a program replays the same packets. */
+void fuzz_packets_reset(void);
+/* OP_INPUT, OP_TCP, OP_ADVANCE and OP_PUMP (arguments in enum fuzz_op). */
+void fuzz_op_input(struct rd *r);
+void fuzz_op_tcp(struct rd *r);
+void fuzz_op_advance(struct rd *r);
+void fuzz_op_pump(struct rd *r);
 
 /* ---- checks.c: checks around the operations, set-up and tear-down ---- */
 

@@ -1,57 +1,35 @@
 /*
  * test/fuzz/ops.c: the program interpreter of the native fuzzer, with
- * libFuzzer's per-input entry point. It decodes each input as a program
- * (format in harness.h) and runs its operations against the glue; checks.c
- * holds the checks made around them and the set-up and tear-down that
- * bracket every program, imports.c the stand-in for JavaScript.
+ * libFuzzer's per-input entry point and the operations that call the API.
+ * It decodes each input as a program (format in harness.h) and runs its
+ * operations against the glue: here the calls JavaScript makes (listen,
+ * connect, write, close, options, batch input, limits, interfaces,
+ * buffers), each on live, stale and garbage handles with good and bad
+ * lengths and pointers; packets.c the operations that put packets on the
+ * wire (crafted, fragmented, or the stack's own output with faults) and
+ * the loopback wire itself; checks.c the checks made around them and the
+ * set-up and tear-down that bracket every program; imports.c the stand-in
+ * for JavaScript. The address tables live here, next to the other
+ * selectors that decode the program, and both kinds of operation pick from
+ * them (fuzz_pick_addr).
  *
  * One lwIP instance lives for the whole process (lw_init works once), with
  * three interfaces: 0 = 10.0.0.2/24 fd00::2/64 (the "b" side of the tests'
  * pair(), so captured traffic fits), 1 = 10.0.1.1/24 fd01::1/64 MTU 9000,
- * 2 = 10.0.2.1/24 fd02::1/64 MTU 1280, transparent. Each input is a program
- * of the calls JavaScript can make: packets in, time, and every TCP export,
- * on live, stale and garbage handles, with good and bad lengths and
- * pointers. Output an interface sends is delivered back into it when time
- * advances, so the stack talks to itself over real connections (connect to
- * 10.0.0.2, 10.0.1.1 or anything in 10.0.2.0/24).
+ * 2 = 10.0.2.1/24 fd02::1/64 MTU 1280, transparent. Output an interface
+ * sends is delivered back into it when time advances, so the stack talks
+ * to itself over real connections (connect to 10.0.0.2, 10.0.1.1 or
+ * anything in 10.0.2.0/24).
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "abi.h"
 #include "harness.h"
-#include "lwip/ip_addr.h"
-#include "lwip/netif.h"
 #include "lwip/pbuf.h"
-#include "lwip/priv/tcp_priv.h"
 #include "lwip/tcp.h"
 
 #define MAX_OPS 512
-
-/* ---- reading the program ---- */
-
-struct rd {
-  const uint8_t *p;
-  size_t n, i;
-};
-
-static uint8_t u8(struct rd *r) { return r->i < r->n ? r->p[r->i++] : 0; }
-static uint16_t u16(struct rd *r) {
-  uint16_t lo = u8(r);
-  return (uint16_t)(lo | (uint16_t)u8(r) << 8);
-}
-static uint32_t u32(struct rd *r) {
-  uint32_t lo = u16(r);
-  return lo | (uint32_t)u16(r) << 16;
-}
-/* Copies up to `want` bytes of the program; returns how many there were. */
-static size_t take(struct rd *r, uint8_t *dst, size_t want) {
-  size_t n = r->n - r->i < want ? r->n - r->i : want;
-  memcpy(dst, r->p + r->i, n);
-  r->i += n;
-  return n;
-}
 
 /* ---- addresses ---- */
 
@@ -81,7 +59,7 @@ static const struct addr v6[] = {
 #define N6 (sizeof v6 / sizeof v6[0])
 
 /* sel 0xFF: raw bytes follow; otherwise an entry of the family's table. */
-static void pick_addr(struct rd *r, int is6, uint8_t sel, uint8_t *out) {
+void fuzz_pick_addr(struct rd *r, int is6, uint8_t sel, uint8_t *out) {
   size_t n = is6 ? 16 : 4;
   memset(out, 0, 16);
   if (sel == 0xFF) {
@@ -89,12 +67,6 @@ static void pick_addr(struct rd *r, int is6, uint8_t sel, uint8_t *out) {
     return;
   }
   memcpy(out, is6 ? v6[sel % N6].b : v4[sel % N4].b, n);
-}
-
-/* Which base interface owns (or routes) an address. */
-static int32_t netif_for(int is6, const uint8_t *a) {
-  if (is6) return (a[0] == 0xfd && a[1] <= 2) ? a[1] : 0;
-  return (a[0] == 10 && a[1] == 0 && a[2] <= 2) ? a[2] : 0;
 }
 
 /* ---- handles ---- */
@@ -137,299 +109,9 @@ static int32_t family_of(struct rd *r) {
   }
 }
 
-/* ---- the wire ---- */
-
-int fuzz_netif_used[16];
-
-/* Packets one program may feed in: two stacks echoing duplicates can
- * multiply traffic without end, and a slow input is a useless one. */
-#define INPUT_BUDGET 20000
-static int input_budget;
-
-static void input(int32_t netif, const uint8_t *p, uint32_t len) {
-  if (input_budget-- <= 0) return;
-  if (fuzz_trace) fprintf(stderr, "  in netif %d: %u bytes\n", netif, len);
-  fuzz_in_input = 1;
-  int32_t rc = X(lw_netif_input(netif, p, (int32_t)len));
-  fuzz_in_input = 0;
-  if (rc != 0 && rc != LW_ERR_BADARG) fuzz_fail("lw_netif_input returned %d", rc);
-  if (rc == LW_ERR_BADARG && netif >= 0 && netif < 16 && fuzz_netif_used[netif] && p)
-    fuzz_fail("lw_netif_input refused interface %d", netif);
-}
-
-/* Hands every queued output back to the interface that sent it, until the
- * wire is quiet (or a budget ran out: two stacks can talk forever). */
-static void loopback(void) {
-  int budget = 4096;
-  static struct outpkt batch[MAX_OUT];
-  while (fuzz_nout > 0 && budget > 0) {
-    int n = fuzz_nout;
-    memcpy(batch, fuzz_out, (size_t)n * sizeof *batch);
-    fuzz_nout = 0;
-    for (int i = 0; i < n; i++) {
-      if (budget-- > 0) input(batch[i].netif, batch[i].data, batch[i].len);
-      free(batch[i].data);
-    }
-  }
-  fuzz_out_clear();
-}
-
-static void advance(uint32_t ms) {
-  uint64_t left = ms;
-  for (int iter = 0; iter < 4000; iter++) {
-    loopback();
-    int32_t next = lw_timers_next();
-    if (next < 0 || (uint64_t)next > left) break;
-    fuzz_now += (uint32_t)next;
-    left -= (uint64_t)next;
-    X(lw_timers_run());
-  }
-  fuzz_now += (uint32_t)left;
-  X(lw_timers_run());
-  loopback();
-}
-
 /* ---- operations ---- */
 
-static uint8_t pkt[70000];
 static uint8_t wbuf[1 << 20];
-static uint16_t ip_id = 1;
-static uint32_t id6 = 1;
-
-static void op_input(struct rd *r) {
-  uint8_t sel = u8(r), fix = u8(r);
-  uint16_t len = u16(r);
-  int32_t netif = sel < 0xF0 ? sel % 4 : (int8_t)sel;
-  size_t n = take(r, pkt, len);
-  fuzz_fix_packet(pkt, n, fix & 7);
-  if (fix & 0x80) {
-    /* NULL with a length: must be refused, not read. */
-    int32_t rc = X(lw_netif_input(netif, NULL, (int32_t)n));
-    if (rc != LW_ERR_BADARG && n > 0) fuzz_fail("lw_netif_input(NULL, %zu) returned %d", n, rc);
-    return;
-  }
-  if (fix & 0x40) {
-    int32_t rc = X(lw_netif_input(netif, pkt, -(int32_t)n - 1));
-    if (rc != LW_ERR_BADARG) fuzz_fail("lw_netif_input(len < 0) returned %d", rc);
-    return;
-  }
-  input(netif, pkt, (uint32_t)n);
-}
-
-/* The pcbs a crafted segment may aim at: active, TIME_WAIT, listening. */
-static void *pick_pcb(uint8_t sel, int *listening) {
-  void *all[256];
-  int n = 0;
-  for (struct tcp_pcb *p = tcp_active_pcbs; p && n < 256; p = p->next) all[n++] = p;
-  for (struct tcp_pcb *p = tcp_tw_pcbs; p && n < 256; p = p->next) all[n++] = p;
-  int first_listen = n;
-  for (struct tcp_pcb_listen *p = tcp_listen_pcbs.listen_pcbs; p && n < 256; p = p->next)
-    all[n++] = p;
-  if (n == 0) return NULL;
-  int i = sel % n;
-  *listening = i >= first_listen;
-  return all[i];
-}
-
-static void copy_ip(const ip_addr_t *ip, uint8_t *out) {
-  if (IP_IS_V6_VAL(*ip)) {
-    memcpy(out, ip_2_ip6(ip)->addr, 16);
-  } else {
-    memcpy(out, &ip_2_ip4(ip)->addr, 4);
-  }
-}
-
-static void put16(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)(v >> 8);
-  p[1] = (uint8_t)v;
-}
-static void put32(uint8_t *p, uint32_t v) {
-  put16(p, v >> 16);
-  put16(p + 2, v);
-}
-
-/* Sends pkt[0..len) as IPv4 fragments or with an IPv6 Fragment header. */
-static void fragment(int32_t netif, int is6, size_t hl, size_t len, uint8_t fb) {
-  static uint8_t frag[70000];
-  size_t unit = ((size_t)(fb & 31) + 1) * 8;
-  size_t body = len - hl;
-  size_t count = (body + unit - 1) / unit;
-  if (count == 0) count = 1;
-  id6++;
-  for (size_t k = 0; k < count; k++) {
-    size_t i = (fb & 0x80) ? count - 1 - k : k; /* in order or reversed */
-    size_t off = i * unit;
-    size_t n = body - off < unit ? body - off : unit;
-    int more = i + 1 < count;
-    size_t flen;
-    if (!is6) {
-      memcpy(frag, pkt, hl);
-      memcpy(frag + hl, pkt + hl + off, n);
-      put16(frag + 6, (uint32_t)((more ? 0x2000 : 0) | (off / 8)));
-      flen = hl + n;
-      fuzz_fix_packet(frag, flen, FIX_LEN | FIX_IP);
-    } else {
-      memcpy(frag, pkt, 40);
-      frag[6] = 44;
-      frag[40] = pkt[6];
-      frag[41] = 0;
-      put16(frag + 42, (uint32_t)(off | (more ? 1 : 0)));
-      put32(frag + 44, id6);
-      memcpy(frag + 48, pkt + 40 + off, n);
-      flen = 48 + n;
-      fuzz_fix_packet(frag, flen, FIX_LEN);
-    }
-    input(netif, frag, (uint32_t)flen);
-    if ((fb & 0x40) && k == 0) input(netif, frag, (uint32_t)flen); /* a duplicate */
-  }
-}
-
-/* A TCP segment from fields. Layout (harness.h, OP_TCP): mode(u8)
- * [netif(u8) if mode&0x80] target(u8) src(u8 [raw]) dst(u8 [raw])
- * sport(u16) dport(u16) seq(u32) ack(u32) flags(u8) wnd(u16) urp(u16)
- * opt(u8 [bytes]) [ipx(u8 [bytes]) if mode&0x40] [frag(u8) if mode&0x20]
- * paylen(u16 [bytes]).
- * mode: 1 IPv6, 2 aim at a pcb (addresses and ports from it), 4 seq +=
- * its rcv_nxt, 8 ack += its snd_nxt, 0x10 wrong TCP checksum, 0x20
- * fragment, 0x40 IPv4 options / IPv6 extension header, 0x80 pick netif. */
-static void op_tcp(struct rd *r) {
-  uint8_t mode = u8(r);
-  int is6 = mode & 1;
-  int32_t netif = -100;
-  if (mode & 0x80) {
-    uint8_t b = u8(r);
-    netif = b < 0xF0 ? b % 4 : (int8_t)b;
-  }
-  uint8_t target = u8(r);
-  uint8_t src[16], dst[16];
-  pick_addr(r, is6, u8(r), src);
-  pick_addr(r, is6, u8(r), dst);
-  uint32_t sport = u16(r), dport = u16(r), seq = u32(r), ack = u32(r);
-  uint8_t flags = u8(r);
-  uint32_t wnd = u16(r), urp = u16(r);
-  uint8_t optv = u8(r);
-  uint8_t opts[40] = {0};
-  size_t optlen = 0;
-  uint32_t doff;
-  if ((optv & 63) <= 40) {
-    optlen = take(r, opts, optv & 63);
-    doff = 5 + (uint32_t)(optlen + 3) / 4;
-  } else {
-    doff = optv & 15; /* a data offset that lies */
-  }
-  uint8_t ipx[40] = {0};
-  size_t ipxlen = 0;
-  uint8_t ipxtype = 0;
-  if (mode & 0x40) {
-    ipxtype = u8(r);
-    ipxlen = is6 ? 8 : (size_t)(ipxtype % 11) * 4;
-    take(r, is6 ? ipx + 2 : ipx, is6 ? 6 : ipxlen);
-  }
-  uint8_t fb = (mode & 0x20) ? u8(r) : 0;
-  uint16_t pl = u16(r);
-
-  if (mode & 2) {
-    int listening = 0;
-    struct tcp_pcb *pcb = pick_pcb(target, &listening);
-    if (pcb) {
-      if (!listening) {
-        is6 = IP_IS_V6_VAL(pcb->local_ip);
-        memset(src, 0, 16);
-        memset(dst, 0, 16);
-        copy_ip(&pcb->remote_ip, src);
-        copy_ip(&pcb->local_ip, dst);
-        sport = pcb->remote_port;
-        if (mode & 4) seq += pcb->rcv_nxt;
-        if (mode & 8) ack += pcb->snd_nxt;
-      }
-      dport = pcb->local_port;
-    }
-  }
-  if (netif == -100) netif = netif_for(is6, dst);
-
-  size_t iphl = is6 ? 40 + ipxlen : 20 + ipxlen;
-  size_t tcphl = 20 + ((optlen + 3) & ~(size_t)3);
-  size_t paylen = pl & 0x7FFF;
-  if (iphl + tcphl + paylen > 65535) paylen = 65535 - iphl - tcphl;
-  memset(pkt, 0, iphl + tcphl);
-  uint8_t *t = pkt + iphl;
-  if (pl & 0x8000) {
-    for (size_t i = 0; i < paylen; i++) t[tcphl + i] = (uint8_t)(i * 7 + 3);
-  } else {
-    paylen = take(r, t + tcphl, paylen);
-  }
-  size_t len = iphl + tcphl + paylen;
-  if (!is6) {
-    pkt[0] = (uint8_t)(0x40 | (iphl / 4));
-    put16(pkt + 4, ip_id++);
-    pkt[8] = 64;
-    pkt[9] = 6;
-    memcpy(pkt + 12, src, 4);
-    memcpy(pkt + 16, dst, 4);
-    memcpy(pkt + 20, ipx, ipxlen);
-  } else {
-    pkt[0] = 0x60;
-    pkt[7] = 64;
-    memcpy(pkt + 8, src, 16);
-    memcpy(pkt + 24, dst, 16);
-    if (ipxlen) {
-      static const uint8_t kinds[] = {0, 60, 43, 60, 0, 59};
-      pkt[6] = kinds[ipxtype % sizeof kinds];
-      ipx[0] = 6;
-      ipx[1] = 0;
-      memcpy(pkt + 40, ipx, 8);
-    } else {
-      pkt[6] = 6;
-    }
-  }
-  put16(t, sport);
-  put16(t + 2, dport);
-  put32(t + 4, seq);
-  put32(t + 8, ack);
-  t[12] = (uint8_t)(doff << 4);
-  t[13] = flags;
-  put16(t + 14, wnd);
-  put16(t + 18, urp);
-  memcpy(t + 20, opts, optlen);
-  fuzz_fix_packet(pkt, len, FIX_LEN | FIX_IP | FIX_L4);
-  if (mode & 0x10) t[17] ^= 1;
-  if (fuzz_trace)
-    fprintf(stderr, "  tcp %s %u -> %u seq %u ack %u flags %#x len %zu\n", is6 ? "v6" : "v4",
-            sport, dport, seq, ack, flags, paylen);
-  if (mode & 0x20) {
-    fragment(netif, is6, is6 ? 40 : iphl, len, fb);
-  } else {
-    input(netif, pkt, (uint32_t)len);
-  }
-}
-
-static void op_advance(struct rd *r) {
-  uint16_t v = u16(r);
-  advance(v >= 0xF000 ? (uint32_t)(v - 0xF000) << 20 : v);
-}
-
-static void op_pump(struct rd *r) {
-  uint8_t mode = u8(r), n = u8(r);
-  int count = n && n < fuzz_nout ? n : fuzz_nout;
-  static struct outpkt batch[MAX_OUT];
-  memcpy(batch, fuzz_out, (size_t)count * sizeof *batch);
-  memmove(fuzz_out, fuzz_out + count, (size_t)(fuzz_nout - count) * sizeof *fuzz_out);
-  fuzz_nout -= count;
-  for (int k = 0; k < count; k++) {
-    struct outpkt *o = &batch[(mode & 4) ? count - 1 - k : k];
-    uint32_t len = o->len;
-    if (!((mode & 1) && k % 3 == 0)) {
-      memcpy(pkt, o->data, len);
-      if (mode & 0x40) len = len / 2 + 1;
-      if (mode & 8) pkt[(k * 7u + mode) % len] ^= (uint8_t)(1u << (k & 7));
-      if (mode & 0x10) fuzz_fix_packet(pkt, len, FIX_LEN | FIX_IP | FIX_L4);
-      int32_t to = (mode & 0x20) ? (o->netif + 1) % BASE_NETIFS : o->netif;
-      input(to, pkt, len);
-      if (mode & 2) input(to, pkt, len);
-    }
-  }
-  for (int k = 0; k < count; k++) free(batch[k].data);
-}
 
 static void op_listen(struct rd *r) {
   int32_t family = family_of(r);
@@ -441,7 +123,7 @@ static void op_listen(struct rd *r) {
   uint8_t a[16];
   const uint8_t *addr = NULL;
   if (sel != 0xFE && !(family == 0 && sel < 0x80)) {
-    pick_addr(r, family == 6, sel, a);
+    fuzz_pick_addr(r, family == 6, sel, a);
     addr = a;
   }
   int32_t h = X(lw_tcp_listen(family, addr, port, backlog, flags));
@@ -462,11 +144,11 @@ static void op_connect(struct rd *r) {
   uint8_t a[16], l[16];
   const uint8_t *addr = NULL, *local = NULL;
   if (sel != 0xFE) {
-    pick_addr(r, family == 6, sel, a);
+    fuzz_pick_addr(r, family == 6, sel, a);
     addr = a;
   }
   if (lsel >= 0x80) {
-    pick_addr(r, family == 6, lsel, l);
+    fuzz_pick_addr(r, family == 6, lsel, l);
     local = l;
   }
   /* The new handle is known only when the call returns, but a failure
@@ -670,6 +352,8 @@ static void op_limits(struct rd *r) {
   }
 }
 
+int fuzz_netif_used[16];
+
 static const uint32_t base_mtu[BASE_NETIFS] = {1500, 9000, 1280};
 
 int32_t fuzz_add_base(int i) {
@@ -695,7 +379,7 @@ static void op_netif(struct rd *r) {
       uint8_t a6[16];
       const uint8_t *ip6 = NULL;
       if (sel != 0xFE) {
-        pick_addr(r, 1, sel, a6);
+        fuzz_pick_addr(r, 1, sel, a6);
         ip6 = a6;
       }
       int32_t id = X(lw_netif_add(ip4, p4, ip6, p6, mtu));
@@ -789,17 +473,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fuzz_now = 1000;
   rng = 0x1234567;
   fuzz_forget_all();
-  input_budget = INPUT_BUDGET;
-  ip_id = 1;
-  id6 = 1;
+  fuzz_packets_reset();
   for (int ops = 0; r.i < r.n && ops < MAX_OPS; ops++) {
     uint8_t op = u8(&r) % OP_COUNT;
     if (fuzz_trace) fprintf(stderr, "op %d at %zu (t=%u)\n", op, r.i - 1, fuzz_now);
     switch (op) {
-      case OP_INPUT: op_input(&r); break;
-      case OP_TCP: op_tcp(&r); break;
-      case OP_ADVANCE: op_advance(&r); break;
-      case OP_PUMP: op_pump(&r); break;
+      case OP_INPUT: fuzz_op_input(&r); break;
+      case OP_TCP: fuzz_op_tcp(&r); break;
+      case OP_ADVANCE: fuzz_op_advance(&r); break;
+      case OP_PUMP: fuzz_op_pump(&r); break;
       case OP_LISTEN: op_listen(&r); break;
       case OP_CONNECT: op_connect(&r); break;
       case OP_WRITE: op_write(&r); break;

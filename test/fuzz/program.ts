@@ -1,8 +1,9 @@
 /**
  * The native fuzzer's program format, written from TypeScript: opcodes,
  * address and handle selectors, and Program, which encodes one program
- * byte for byte as test/fuzz/ops.c decodes it (the format is documented in
- * test/fuzz/harness.h). corpus.ts builds the seed corpus with it.
+ * byte for byte as test/fuzz/ops.c and packets.c decode it (the format is
+ * documented in test/fuzz/harness.h). corpus.ts builds the seed corpus with
+ * it.
  */
 import { tryParseIp } from '../../src/stack/address.js';
 
