@@ -4,12 +4,13 @@
  * suite; this runner adds up uvu's totals and ends with the line
  * `N passed, N failed`.
  *
- *   node --import tsx test/run.ts [filter...]   run files whose path contains a filter
+ *   node --import tsx test/run.ts [filter...]   run files whose path (from the
+ *                                               repository root) contains a filter
  *   LWIP_WASM_LONG=1                            also run the long variants (soak, fuzz)
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const FILE_TIMEOUT_MS = Number(process.env.LWIP_WASM_TEST_TIMEOUT_MS ?? 15 * 60_000);
@@ -25,8 +26,13 @@ function find(dir: string): string[] {
 }
 
 const filters = process.argv.slice(2);
+// Matched against the path from the repository root, so a checkout whose own
+// path contains a filter word (/work/fuzz-tree) does not select every file;
+// an absolute filter selects the files under it.
+const selected = (file: string, filter: string) =>
+  isAbsolute(filter) ? file.startsWith(filter) : relative(root, file).includes(filter);
 const files = find(join(root, 'test')).filter(
-  (f) => filters.length === 0 || filters.some((x) => f.includes(x)),
+  (f) => filters.length === 0 || filters.some((x) => selected(f, x)),
 );
 
 interface Result {
