@@ -359,12 +359,7 @@ export async function runProxy(args: string[]): Promise<number> {
   }
 
   const slack =
-    options.heapSlack > 0
-      ? new HeapSlack(options.heapSlack, () => {
-          const s = proxy.stats();
-          return s.flowsActive + s.flowsDialing > 0;
-        })
-      : undefined;
+    options.heapSlack > 0 ? new HeapSlack(options.heapSlack, () => proxy.flowCount > 0) : undefined;
   if (slack) proxy.on('flow', () => slack.wake());
 
   const tty = process.stdout.isTTY === true;

@@ -199,6 +199,14 @@ export class TransparentProxy extends Emitter<ProxyEvents> {
     return [...this.#relays];
   }
 
+  /**
+   * Flows in progress, dialing or relaying (stats()' flowsDialing +
+   * flowsActive, without adding up every relay's byte counters).
+   */
+  get flowCount(): number {
+    return this.#dials.size + this.#relays.size;
+  }
+
   /** A snapshot of the counters (cheap: fine for a status line every second). */
   stats(): ProxyStats {
     let up = this.#closedBytesUp;

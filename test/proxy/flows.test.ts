@@ -208,6 +208,7 @@ test('maxFlows: flows beyond the limit are refused; a freed slot is reused', asy
   const d = n.client.connect({ address: GATEWAY4, port: server.port });
   await within(10_000, activeSoon(d), 'a new flow in the freed slot');
   assert.is(n.proxy.stats().flowsActive, 2);
+  assert.is(n.proxy.flowCount, 2, 'two relaying, none dialing');
   await server.close();
   await n.close();
 });
@@ -277,6 +278,7 @@ test('shutdown: FIN both ways, flows that do not finish are reset at the deadlin
   assert.equal(summaries.map((s) => s.outcome).sort(), ['aborted', 'closed']);
   for (const u of await Promise.all(upstreams)) assert.ok(u.ended, 'each upstream saw a FIN');
   assert.is(n.proxy.stats().flowsActive, 0);
+  assert.is(n.proxy.flowCount, 0);
   assert.is(n.proxyStack.stats().connections, 0, 'no connection left in the proxy stack');
   await server.close();
   await n.close();
