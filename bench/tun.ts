@@ -26,8 +26,9 @@
  * narrow the run, BENCH_TUN_NODE_OPTIONS becomes the proxy's NODE_OPTIONS
  * (e.g. --cpu-prof), BENCH_TUN_PROXY_ARGS adds options to its command line
  * (e.g. --heap-slack 2), BENCH_TUN_BIN runs another build of it, and
- * BENCH_TUN_PROXY_LOG=FILE copies its output to FILE.<pid>. Targets: every ratio lwip-wasm / slirp4netns >= 1.0, the
- * proxy's peak RSS < 64 MiB. Every child is bounded in time and ended by
+ * BENCH_TUN_PROXY_LOG=FILE copies its output to FILE.<pid>. Targets: every
+ * ratio lwip-wasm / slirp4netns >= 1.0, the proxy's peak RSS < 64 MiB.
+ * Every child is bounded in time and ended by
  * PID; the namespaces are deleted whatever happens.
  *
  * The proxy runs from dist/ (`make build`), as a user would run it.
@@ -226,10 +227,11 @@ async function startSide(side: Side, mtu: number): Promise<Session> {
         anon = Math.max(anon, anonRss(child.pid));
         if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGTERM');
         await exited(child, 5000);
-        const lifetime = /peak RSS ([\d.]+) MiB/.exec(tail);
+        const lifetime = /peak RSS ([\d.]+) (KiB|MiB|GiB)/.exec(tail);
         if (side === 'lwip-wasm' && !lifetime)
           throw new Error('the proxy printed no peak RSS on exit');
-        const rss = Math.max(hwm, lifetime ? Number(lifetime[1]) * 1048576 : 0);
+        const unit = { KiB: 1024, MiB: 1048576, GiB: 1073741824 }[lifetime?.[2] ?? 'MiB']!;
+        const rss = Math.max(hwm, lifetime ? Number(lifetime[1]) * unit : 0);
         ns.delete();
         spaces.delete(ns);
         return { rss, anon };
